@@ -1,0 +1,60 @@
+//! Running a `Future` to completion inside a goroutine.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use crate::runtime::remote::FutureWake;
+use crate::runtime::scheduler;
+
+/// Polls `future` to completion on the calling goroutine. While the future is
+/// pending only this goroutine waits; the others keep running.
+///
+/// The waker is `Send + Sync`: waking it from another OS thread unparks the
+/// scheduler's thread. A goroutine parked here counts as "can be woken" (no
+/// deadlock) only while something other than `block_on` holds its waker.
+///
+/// # Panics
+///
+/// Outside a goroutine.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::task::Poll;
+///
+/// let answer = gosched::run(|| {
+///     let (tx, rx) = mpsc::channel::<std::task::Waker>();
+///     let helper = std::thread::spawn(move || rx.recv().unwrap().wake());
+///     let mut polled = false;
+///     gosched::block_on(std::future::poll_fn(move |cx| {
+///         if polled {
+///             return Poll::Ready(42);
+///         }
+///         polled = true;
+///         tx.send(cx.waker().clone()).unwrap();
+///         Poll::Pending
+///     }))
+///     .to_owned()
+///     + helper.join().map(|_| 0).unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let s = scheduler("gosched::block_on");
+    let g = s.current();
+    let wake = Arc::new(FutureWake::new(s.remote().clone(), g.slot.get(), g.id));
+    drop(g);
+    let waker = Waker::from(wake.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        wake.take_woken();
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        if !wake.take_woken() {
+            s.park_on_future(&wake);
+        }
+    }
+}

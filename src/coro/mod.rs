@@ -1,0 +1,39 @@
+//! Stackful coroutines: the one interface the scheduler switches goroutines through.
+//!
+//! A backend provides
+//!
+//! * `Coroutine::new(stack, body)`: a suspended coroutine that will run `body`;
+//! * `Coroutine::resume(&mut self, goroutine)`: run it until it suspends or
+//!   finishes; `goroutine` names it in an overflow report;
+//! * `Coroutine::into_stack(self)`: the stack back, unwinding the coroutine's
+//!   frames (running their destructors) if it has not finished;
+//! * `suspend()`: called on a coroutine's stack, switch back to its resumer.
+//!
+//! Backends live in their own files behind this one cfg ladder.
+
+mod stack;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+#[cfg(not(target_arch = "wasm32"))]
+mod overflow;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use native::{in_coroutine, suspend, Coroutine};
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use overflow::install as install_overflow_handler;
+pub(crate) use stack::{acquire, round_to_page, StackKind};
+
+/// What the overflow report says about the goroutine on a stack.
+#[derive(Clone, Copy)]
+pub(crate) struct Identity<'a> {
+    pub(crate) id: u64,
+    pub(crate) name: Option<&'a str>,
+}
+
+/// Outcome of one `resume`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resumed {
+    Suspended,
+    Finished,
+}

@@ -1,0 +1,151 @@
+//! Go-style goroutines for Rust: `go`, `sleep`, `yield_now`, `block_on`, on
+//! one cooperative scheduler per thread.
+//!
+//! Goroutines are stackful coroutines: they block in plain function calls,
+//! with no `async` colouring, and the scheduler switches to another goroutine
+//! when one parks. When none can run, the scheduler asks its
+//! [`Platform`](platform::Platform) to wait for the outside world (Go's
+//! `beforeIdle`).
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let total = gosched::run(|| {
+//!     let workers: Vec<_> = (1..=10u64)
+//!         .map(|i| {
+//!             gosched::go(move || {
+//!                 gosched::sleep(Duration::from_millis(20));
+//!                 i * i
+//!             })
+//!         })
+//!         .collect();
+//!     workers.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+//! });
+//! assert_eq!(total, 385);
+//! ```
+//!
+//! # Threads
+//!
+//! [`run`] starts a scheduler on the calling thread; its goroutines never leave
+//! that thread, so they may share `Rc` and `RefCell` freely, and handles such
+//! as [`JoinHandle`] are not `Send`. Several threads may each call `run`.
+//! Wakers given to futures in [`block_on`] are `Send + Sync`.
+//!
+//! # Misuse
+//!
+//! Blocking calls outside a goroutine, `run` inside `run`, deadlocks and stack
+//! overflows end in a panic or an abort with a message that says what
+//! happened, never in undefined behaviour.
+#![warn(missing_docs)]
+
+mod block_on;
+mod coro;
+pub mod platform;
+mod runtime;
+mod spawn;
+mod time;
+
+use std::time::Duration;
+
+pub use block_on::block_on;
+pub use runtime::Runtime;
+pub use spawn::{go, spawn, Builder, JoinHandle};
+pub use time::{now, sleep};
+
+/// Runs `main` as the main goroutine of a new scheduler on this thread and
+/// returns its value; see [`Runtime::run`].
+///
+/// ```
+/// assert_eq!(gosched::run(|| "done"), "done");
+/// ```
+pub fn run<T: 'static>(main: impl FnOnce() -> T + 'static) -> T {
+    Runtime::new().run(main)
+}
+
+/// Lets the other runnable goroutines run first; Go's `runtime.Gosched`.
+///
+/// # Panics
+///
+/// Outside a goroutine.
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// gosched::run(|| {
+///     let flag = Rc::new(Cell::new(false));
+///     let f = flag.clone();
+///     gosched::go(move || f.set(true));
+///     gosched::yield_now();
+///     assert!(flag.get());
+/// });
+/// ```
+pub fn yield_now() {
+    runtime::scheduler("gosched::yield_now").yield_now()
+}
+
+/// The number of goroutines that exist, the running one included; Go's
+/// `runtime.NumGoroutine`.
+///
+/// ```
+/// gosched::run(|| {
+///     assert_eq!(gosched::num_goroutines(), 1);
+///     let h = gosched::go(|| ());
+///     assert_eq!(gosched::num_goroutines(), 2);
+///     h.join().unwrap();
+///     assert_eq!(gosched::num_goroutines(), 1);
+/// });
+/// ```
+pub fn num_goroutines() -> usize {
+    runtime::scheduler("gosched::num_goroutines").num_goroutines()
+}
+
+/// The running goroutine's id (the main goroutine is 1).
+///
+/// ```
+/// gosched::run(|| assert_eq!(gosched::current_id(), 1));
+/// ```
+pub fn current_id() -> u64 {
+    runtime::scheduler("gosched::current_id").current().id
+}
+
+/// The running goroutine's name, if it has one (the main goroutine is "main").
+///
+/// ```
+/// gosched::run(|| assert_eq!(gosched::current_name().as_deref(), Some("main")));
+/// ```
+pub fn current_name() -> Option<String> {
+    runtime::scheduler("gosched::current_name")
+        .current()
+        .name
+        .as_deref()
+        .map(str::to_owned)
+}
+
+/// Registers `hook` to run each time the scheduler goes idle, before it asks
+/// the platform to wait (the role of Go's proposed `runtime.wasiOnIdle`).
+///
+/// The hook gets the time until the next timer, if one is pending. It returns
+/// `true` if it may have made goroutines runnable or still has work of its own
+/// outstanding: the scheduler then looks at its run queue again instead of
+/// waiting, and does not report a deadlock. Returning `false` lets the
+/// scheduler go on idling (or report a deadlock). A new hook replaces the old.
+///
+/// # Panics
+///
+/// Outside a goroutine.
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// gosched::run(|| {
+///     let calls = Rc::new(Cell::new(0));
+///     let c = calls.clone();
+///     gosched::set_idle_hook(move |_until_next_timer| {
+///         c.set(c.get() + 1);
+///         false
+///     });
+///     gosched::sleep(std::time::Duration::from_millis(5));
+///     assert!(calls.get() >= 1);
+/// });
+/// ```
+pub fn set_idle_hook(hook: impl FnMut(Option<Duration>) -> bool + 'static) {
+    runtime::scheduler("gosched::set_idle_hook").set_idle_hook(Box::new(hook))
+}

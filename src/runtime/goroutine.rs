@@ -1,0 +1,169 @@
+//! Goroutine records and the ids, names and wait reasons the dump shows.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
+
+use crate::coro::{Coroutine, Identity};
+
+pub(crate) type GRef = Rc<G>;
+
+/// What a parked goroutine waits for, as the deadlock dump names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitReason {
+    ChanReceive,
+    ChanSend,
+    Select,
+    Sleep,
+    Join,
+    Future,
+    Mutex,
+    RwLock,
+    WaitGroup,
+    Semaphore,
+    Once,
+    Cond,
+}
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::Select => "select",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Join => "join",
+            WaitReason::Future => "future",
+            WaitReason::Mutex => "mutex",
+            WaitReason::RwLock => "rwlock",
+            WaitReason::WaitGroup => "waitgroup",
+            WaitReason::Semaphore => "semaphore",
+            WaitReason::Once => "once",
+            WaitReason::Cond => "cond",
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// In the run queue (exactly once).
+    Runnable,
+    Running,
+    Parked(WaitReason),
+    Dead,
+}
+
+/// One goroutine. Shared (`Rc`) by the scheduler's table, the run queue and
+/// whatever it waits on.
+pub(crate) struct G {
+    pub(crate) id: u64,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) state: Cell<State>,
+    /// An unpark that arrived while the goroutine was not parked: its next park
+    /// returns at once (std::thread::park's token).
+    pub(crate) token: Cell<bool>,
+    /// Counts parks; a timer armed during park `n` acts only while this is `n`.
+    pub(crate) park_seq: Cell<u64>,
+    /// Set by the timer that ended the current park.
+    pub(crate) timed_out: Cell<bool>,
+    /// Set before the runtime unwinds the goroutine at shutdown.
+    pub(crate) cancelled: Cell<bool>,
+    /// Index in the scheduler's goroutine table.
+    pub(crate) slot: Cell<usize>,
+    pub(crate) coro: RefCell<Option<Coroutine>>,
+}
+
+impl G {
+    pub(crate) fn new(id: u64, name: Option<String>) -> G {
+        G {
+            id,
+            name: name.map(String::into_boxed_str),
+            state: Cell::new(State::Runnable),
+            token: Cell::new(false),
+            park_seq: Cell::new(0),
+            timed_out: Cell::new(false),
+            cancelled: Cell::new(false),
+            slot: Cell::new(usize::MAX),
+            coro: RefCell::new(None),
+        }
+    }
+
+    pub(crate) fn identity(&self) -> Identity<'_> {
+        Identity {
+            id: self.id,
+            name: self.name.as_deref(),
+        }
+    }
+
+    /// Whether the goroutine is still parked in park number `park_seq`.
+    pub(crate) fn is_in_park(&self, park_seq: u64) -> bool {
+        self.park_seq.get() == park_seq && matches!(self.state.get(), State::Parked(_))
+    }
+}
+
+impl fmt::Display for G {
+    /// One line of the goroutine dump: `goroutine 7 "name" [chan receive]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "goroutine {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " {name:?}")?;
+        }
+        match self.state.get() {
+            State::Parked(reason) => write!(f, " [{reason}]"),
+            State::Runnable => f.write_str(" [runnable]"),
+            State::Running => f.write_str(" [running]"),
+            State::Dead => f.write_str(" [dead]"),
+        }
+    }
+}
+
+/// The scheduler's table of live goroutines: O(1) insert and remove, and a
+/// stable index that cross-thread wakers name a goroutine by.
+#[derive(Default)]
+pub(crate) struct Table {
+    entries: Vec<Option<GRef>>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+impl Table {
+    pub(crate) fn insert(&mut self, g: GRef) {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.entries.push(None);
+                self.entries.len() - 1
+            }
+        };
+        g.slot.set(slot);
+        self.entries[slot] = Some(g);
+        self.live += 1;
+    }
+
+    pub(crate) fn remove(&mut self, g: &G) {
+        let slot = g.slot.get();
+        if self
+            .entries
+            .get(slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|e| e.id == g.id)
+        {
+            self.entries[slot] = None;
+            self.free.push(slot);
+            self.live -= 1;
+        }
+    }
+
+    /// The goroutine in `slot` if it is still the one with `id`.
+    pub(crate) fn get(&self, slot: usize, id: u64) -> Option<&GRef> {
+        self.entries.get(slot)?.as_ref().filter(|g| g.id == id)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &GRef> {
+        self.entries.iter().flatten()
+    }
+}

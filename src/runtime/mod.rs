@@ -1,0 +1,483 @@
+//! The scheduler: one per thread that calls [`run`](crate::run).
+//!
+//! A goroutine's life, as the scheduler sees it:
+//!
+//! 1. `spawn` takes a stack from the pool, builds a coroutine on it, enters the
+//!    goroutine in the table (id, name, slot) and appends it to the run queue
+//!    (`Runnable`).
+//! 2. The loop pops the queue's front, marks it `Running` and resumes it.
+//! 3. The goroutine runs until it parks (`Parked(reason)`: it waits on a
+//!    channel, a timer, a lock, a future...), yields (back of the queue), or
+//!    returns (`Dead`: its stack goes back to the pool, its slot is freed).
+//! 4. `unpark` makes a parked goroutine `Runnable` and queues it once, however
+//!    often it is called; an unpark that finds the goroutine not parked leaves
+//!    a token that makes its next park return at once.
+//! 5. Every [`POLL_INTERVAL`] switches, and whenever the queue runs dry, the
+//!    loop fires due timers and takes wake-ups queued by other threads.
+//! 6. With nothing runnable it goes idle (see [`crate::platform`]): the idle
+//!    hook, then the deadlock check, then `Platform::before_idle`.
+//! 7. When the main goroutine returns, the others are unwound (their
+//!    destructors run, as at a panic) and their stacks pooled; `run` returns.
+
+mod goroutine;
+pub(crate) mod remote;
+mod timer;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::coro::{self, Coroutine, Resumed, StackKind};
+use crate::platform::{self, Idle, Platform};
+
+pub(crate) use goroutine::{GRef, WaitReason};
+use goroutine::{State, Table, G};
+use remote::{FutureWake, Remote};
+pub(crate) use timer::TimerAction;
+use timer::Timers;
+
+/// Switches between looks at timers and remote wake-ups while goroutines keep
+/// the run queue busy. Reading the clock costs more than a switch.
+const POLL_INTERVAL: u32 = 61;
+
+/// Default usable stack size of a goroutine.
+pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+type IdleHook = Box<dyn FnMut(Option<Duration>) -> bool>;
+
+pub(crate) struct Scheduler {
+    runq: RefCell<VecDeque<GRef>>,
+    current: RefCell<Option<GRef>>,
+    table: RefCell<Table>,
+    timers: RefCell<Timers>,
+    next_id: Cell<u64>,
+    platform: RefCell<Box<dyn Platform>>,
+    remote: Arc<Remote>,
+    /// Goroutines parked in `block_on`, with the handle their wakers share.
+    futures: RefCell<Vec<Arc<FutureWake>>>,
+    idle_hook: RefCell<Option<IdleHook>>,
+    stack_size: usize,
+    stack_kind: StackKind,
+}
+
+thread_local! {
+    /// The scheduler of the `run` call active on this thread, or null.
+    static SCHEDULER: Cell<*const Scheduler> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The scheduler running on this thread, if any.
+///
+/// The reference must not be kept past the caller's own execution: it is valid
+/// because every caller runs inside `run` (on a goroutine, or in the loop),
+/// and `run` outlives all of them.
+pub(crate) fn try_scheduler() -> Option<&'static Scheduler> {
+    let ptr = SCHEDULER.get();
+    // SAFETY: SCHEDULER is non-null only while the `run` frame that owns the
+    // scheduler is live on this thread (set after construction, reset by a
+    // guard before it is dropped), and all code that can observe the pointer
+    // runs nested inside that frame.
+    unsafe { ptr.as_ref() }
+}
+
+/// The running scheduler; `what` names the operation in the panic message.
+#[track_caller]
+pub(crate) fn scheduler(what: &str) -> &'static Scheduler {
+    match try_scheduler() {
+        Some(s) if coro::in_coroutine() => s,
+        _ => panic!("gosched: {what} must be called inside a goroutine (inside gosched::run)"),
+    }
+}
+
+/// Configures and starts a scheduler: the platform, default stack size and
+/// stack kind. [`crate::run`] is `Runtime::new().run(f)`.
+///
+/// ```
+/// let answer = gosched::Runtime::new().stack_size(64 * 1024).run(|| 6 * 7);
+/// assert_eq!(answer, 42);
+/// ```
+pub struct Runtime {
+    platform: Option<Box<dyn Platform>>,
+    stack_size: usize,
+    stack_kind: StackKind,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::new()
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("stack_size", &self.stack_size)
+            .field("stack_kind", &self.stack_kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// The target's default platform, 256 KiB guarded stacks.
+    pub fn new() -> Runtime {
+        Runtime {
+            platform: None,
+            stack_size: DEFAULT_STACK_SIZE,
+            stack_kind: StackKind::Guarded,
+        }
+    }
+
+    /// Runs on `platform` instead of the target's default.
+    pub fn platform(mut self, platform: impl Platform) -> Runtime {
+        self.platform = Some(Box::new(platform));
+        self
+    }
+
+    /// Default stack size of goroutines (rounded up to whole pages);
+    /// [`Builder::stack_size`](crate::Builder::stack_size) overrides it per goroutine.
+    pub fn stack_size(mut self, bytes: usize) -> Runtime {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Carves goroutine stacks from shared slabs instead of giving each its own
+    /// guard-paged mapping, so that a process can hold a million goroutines
+    /// (guarded stacks stop near 32k at Linux's default `vm.max_map_count`).
+    /// An overflow is detected at the goroutine's next switch by a canary at
+    /// the bottom of its stack and aborts the process with a message.
+    ///
+    /// # Safety
+    ///
+    /// No goroutine may use more stack than it was given: without a guard page,
+    /// an overflow writes into the neighbouring stack before the canary check
+    /// can see it, and the code that runs in between sees corrupted memory.
+    ///
+    /// ```
+    /// // SAFETY: these goroutines use a few hundred bytes of their 16 KiB.
+    /// let rt = unsafe { gosched::Runtime::new().stack_size(16 * 1024).unguarded_stacks() };
+    /// let n = rt.run(|| {
+    ///     let hs: Vec<_> = (0..1000).map(|i| gosched::go(move || i)).collect();
+    ///     hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    /// });
+    /// assert_eq!(n, 499_500);
+    /// ```
+    pub unsafe fn unguarded_stacks(mut self) -> Runtime {
+        self.stack_kind = StackKind::Slab;
+        self
+    }
+
+    /// Runs `main` as the main goroutine on this thread and returns its value
+    /// once it returns; goroutines still alive then are unwound, as Go abandons
+    /// them at exit.
+    ///
+    /// # Panics
+    ///
+    /// When called inside a goroutine; when every goroutine is blocked and
+    /// nothing can wake them (the message lists each goroutine and what it
+    /// waits for); and with the main goroutine's panic if it panics.
+    pub fn run<T: 'static>(self, main: impl FnOnce() -> T + 'static) -> T {
+        assert!(
+            try_scheduler().is_none(),
+            "gosched::run called inside a goroutine: there is one scheduler per thread, \
+             use gosched::go to start more goroutines"
+        );
+        #[cfg(not(target_arch = "wasm32"))]
+        crate::coro::install_overflow_handler();
+        let platform = self.platform.unwrap_or_else(platform::default_platform);
+        let scheduler = Scheduler {
+            runq: RefCell::new(VecDeque::new()),
+            current: RefCell::new(None),
+            table: RefCell::new(Table::default()),
+            timers: RefCell::new(Timers::default()),
+            next_id: Cell::new(1),
+            remote: Arc::new(Remote::new(platform.unparker())),
+            platform: RefCell::new(platform),
+            futures: RefCell::new(Vec::new()),
+            idle_hook: RefCell::new(None),
+            stack_size: coro::round_to_page(self.stack_size),
+            stack_kind: self.stack_kind,
+        };
+        SCHEDULER.set(&scheduler);
+        let _reset = ResetOnDrop;
+
+        let main_result = Rc::new(RefCell::new(None));
+        let slot = main_result.clone();
+        let main_g = scheduler
+            .spawn(Some("main".to_owned()), None, move || {
+                *slot.borrow_mut() = Some(crate::spawn::catch(main))
+            })
+            .unwrap_or_else(|e| panic!("gosched::run: cannot start the main goroutine: {e}"));
+        let outcome = scheduler.run_until_dead(&main_g);
+        scheduler.teardown();
+        drop(main_g);
+        if let Err(dump) = outcome {
+            panic!("{dump}");
+        }
+        let result = main_result.borrow_mut().take();
+        match result.expect("the main goroutine stored its result") {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+struct ResetOnDrop;
+
+impl Drop for ResetOnDrop {
+    fn drop(&mut self) {
+        SCHEDULER.set(std::ptr::null());
+    }
+}
+
+impl Scheduler {
+    /// Creates a goroutine and queues it.
+    pub(crate) fn spawn(
+        &self,
+        name: Option<String>,
+        stack_size: Option<usize>,
+        body: impl FnOnce() + 'static,
+    ) -> io::Result<GRef> {
+        let size = stack_size.map_or(self.stack_size, coro::round_to_page);
+        let stack = coro::acquire(size, self.stack_kind)?;
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let g = Rc::new(G::new(id, name));
+        *g.coro.borrow_mut() = Some(Coroutine::new(stack, body));
+        self.table.borrow_mut().insert(g.clone());
+        self.runq.borrow_mut().push_back(g.clone());
+        Ok(g)
+    }
+
+    /// The running goroutine.
+    pub(crate) fn current(&self) -> GRef {
+        self.current
+            .borrow()
+            .clone()
+            .expect("a goroutine is running")
+    }
+
+    pub(crate) fn num_goroutines(&self) -> usize {
+        self.table.borrow().len()
+    }
+
+    /// Makes `g` runnable if it is parked; see step 4 of the module docs.
+    pub(crate) fn unpark(&self, g: &GRef) {
+        match g.state.get() {
+            State::Parked(_) => {
+                g.state.set(State::Runnable);
+                self.runq.borrow_mut().push_back(g.clone());
+            }
+            State::Running => g.token.set(true),
+            State::Runnable | State::Dead => {}
+        }
+    }
+
+    /// Parks the running goroutine until it is unparked or, with a deadline,
+    /// until the platform clock reaches it. Returns whether the timer ended the
+    /// park. May return early (a stale token or wake-up): callers re-check
+    /// their condition.
+    pub(crate) fn park(&self, reason: WaitReason, deadline: Option<Duration>) -> bool {
+        {
+            let current = self.current.borrow();
+            let g = current.as_ref().expect("a goroutine is running");
+            if g.token.replace(false) {
+                return false;
+            }
+            if let Some(when) = deadline {
+                let action = TimerAction::Wake {
+                    g: g.clone(),
+                    park_seq: g.park_seq.get(),
+                };
+                self.timers.borrow_mut().push(when, action);
+            }
+            g.state.set(State::Parked(reason));
+        }
+        coro::suspend();
+        let current = self.current.borrow();
+        let g = current.as_ref().expect("a goroutine is running");
+        g.park_seq.set(g.park_seq.get() + 1);
+        g.timed_out.replace(false)
+    }
+
+    /// Puts the running goroutine at the back of the run queue and switches.
+    pub(crate) fn yield_now(&self) {
+        let g = self.current();
+        g.state.set(State::Runnable);
+        self.runq.borrow_mut().push_back(g);
+        coro::suspend();
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        self.platform.borrow().now()
+    }
+
+    /// Runs `action` when the platform clock reaches `when`.
+    pub(crate) fn add_timer(&self, when: Duration, action: TimerAction) {
+        self.timers.borrow_mut().push(when, action);
+    }
+
+    pub(crate) fn set_idle_hook(&self, hook: IdleHook) {
+        *self.idle_hook.borrow_mut() = Some(hook);
+    }
+
+    pub(crate) fn remote(&self) -> &Arc<Remote> {
+        &self.remote
+    }
+
+    /// Parks the running goroutine in `block_on` until `wake` is woken.
+    pub(crate) fn park_on_future(&self, wake: &Arc<FutureWake>) {
+        self.futures.borrow_mut().push(wake.clone());
+        self.park(WaitReason::Future, None);
+        let mut futures = self.futures.borrow_mut();
+        if let Some(at) = futures.iter().position(|f| Arc::ptr_eq(f, wake)) {
+            futures.swap_remove(at);
+        }
+    }
+
+    /// The loop of steps 2-6, until `main` is dead. `Err` carries the
+    /// deadlock report.
+    fn run_until_dead(&self, main: &GRef) -> Result<(), String> {
+        let mut since_poll = 0u32;
+        loop {
+            let next = self.runq.borrow_mut().pop_front();
+            match next {
+                Some(g) => {
+                    self.switch_to(g);
+                    if main.state.get() == State::Dead {
+                        return Ok(());
+                    }
+                    since_poll += 1;
+                    if since_poll >= POLL_INTERVAL {
+                        since_poll = 0;
+                        self.poll_events();
+                    }
+                }
+                None => {
+                    self.poll_events();
+                    if self.runq.borrow().is_empty() {
+                        self.idle()?;
+                    }
+                }
+            }
+        }
+    }
+
+    fn switch_to(&self, g: GRef) {
+        g.state.set(State::Running);
+        *self.current.borrow_mut() = Some(g.clone());
+        let resumed = g
+            .coro
+            .borrow_mut()
+            .as_mut()
+            .expect("a live goroutine has a coroutine")
+            .resume(g.identity());
+        *self.current.borrow_mut() = None;
+        if resumed == Resumed::Finished {
+            g.state.set(State::Dead);
+            self.table.borrow_mut().remove(&g);
+            let coro = g
+                .coro
+                .borrow_mut()
+                .take()
+                .expect("finished goroutine has its coroutine");
+            coro.into_stack(g.identity());
+        }
+    }
+
+    /// Step 5: remote wake-ups and due timers.
+    fn poll_events(&self) {
+        self.remote.drain(|slot, id| {
+            let g = self.table.borrow().get(slot, id).cloned();
+            if let Some(g) = g {
+                self.unpark(&g);
+            }
+        });
+        if self.timers.borrow().is_empty() {
+            return;
+        }
+        let now = self.now();
+        loop {
+            let due = self.timers.borrow_mut().pop_due(now);
+            match due {
+                Some(TimerAction::Wake { g, .. }) => {
+                    g.timed_out.set(true);
+                    self.unpark(&g);
+                }
+                Some(TimerAction::Call(callback)) => callback(),
+                None => break,
+            }
+        }
+    }
+
+    /// Step 6. `Err` is the deadlock report.
+    fn idle(&self) -> Result<(), String> {
+        let deadline = self.timers.borrow_mut().purge_and_next_deadline();
+        let hook = self.idle_hook.borrow_mut().take();
+        if let Some(mut hook) = hook {
+            let until = deadline.map(|d| d.saturating_sub(self.now()));
+            let busy = hook(until);
+            let mut slot = self.idle_hook.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(hook);
+            }
+            if busy {
+                return Ok(());
+            }
+        }
+        let waiting = deadline.is_some()
+            || self.remote.has_pending()
+            || self.futures.borrow().iter().any(|f| f.may_be_woken())
+            || self.platform.borrow().has_event_sources();
+        if !waiting {
+            return Err(self.deadlock_report());
+        }
+        match self.platform.borrow_mut().before_idle(deadline) {
+            Idle::Resume => Ok(()),
+            Idle::ReturnToHost => panic!(
+                "gosched::run: this platform returns to its host when idle; \
+                 start the runtime through the host's entry point instead of run()"
+            ),
+        }
+    }
+
+    fn deadlock_report(&self) -> String {
+        let mut report = String::from("all goroutines are asleep - deadlock!\n");
+        let table = self.table.borrow();
+        let mut all: Vec<&GRef> = table.iter().collect();
+        all.sort_by_key(|g| g.id);
+        for g in all {
+            let _ = write!(report, "\n{g}");
+        }
+        report
+    }
+
+    /// Step 7: unwinds every goroutine still alive. Their destructors may wake
+    /// or even spawn others; those are unwound in turn (never run).
+    fn teardown(&self) {
+        loop {
+            self.runq.borrow_mut().clear();
+            let victims: Vec<GRef> = self.table.borrow().iter().cloned().collect();
+            if victims.is_empty() {
+                break;
+            }
+            for g in victims {
+                g.cancelled.set(true);
+                g.state.set(State::Running);
+                *self.current.borrow_mut() = Some(g.clone());
+                let coro = g.coro.borrow_mut().take();
+                if let Some(coro) = coro {
+                    coro.into_stack(g.identity());
+                }
+                *self.current.borrow_mut() = None;
+                g.state.set(State::Dead);
+                self.table.borrow_mut().remove(&g);
+            }
+        }
+        self.timers.borrow_mut().clear();
+        self.futures.borrow_mut().clear();
+        *self.idle_hook.borrow_mut() = None;
+    }
+}

@@ -1,0 +1,216 @@
+//! Starting goroutines and waiting for them.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+
+use crate::runtime::{scheduler, GRef, WaitReason};
+
+/// Runs `f` and catches its panic, except the unwinding the runtime itself
+/// starts to tear a goroutine down at shutdown, which must go on.
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    if result.is_err()
+        && crate::runtime::try_scheduler().is_some_and(|s| s.current().cancelled.get())
+    {
+        panic::resume_unwind(result.err().expect("checked is_err"));
+    }
+    result
+}
+
+/// Shared between a goroutine and its [`JoinHandle`].
+struct Packet<T> {
+    result: RefCell<Option<std::thread::Result<T>>>,
+    finished: std::cell::Cell<bool>,
+    joiner: RefCell<Option<GRef>>,
+}
+
+/// Owns the right to wait for a goroutine's result; like
+/// [`std::thread::JoinHandle`]. Dropping it detaches the goroutine.
+///
+/// Not `Send`: goroutines and their handles belong to the thread whose
+/// scheduler runs them.
+///
+/// ```
+/// gosched::run(|| {
+///     let h = gosched::go(|| 40 + 2);
+///     assert_eq!(h.join().unwrap(), 42);
+/// });
+/// ```
+pub struct JoinHandle<T> {
+    packet: Rc<Packet<T>>,
+    id: u64,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Parks the calling goroutine until the goroutine finishes; `Err` holds
+    /// its panic payload.
+    ///
+    /// ```
+    /// gosched::run(|| {
+    ///     let h = gosched::go(|| -> u32 { panic!("boom") });
+    ///     assert!(h.join().is_err());
+    /// });
+    /// ```
+    pub fn join(self) -> Result<T, Box<dyn Any + Send + 'static>> {
+        let s = scheduler("JoinHandle::join");
+        loop {
+            if let Some(result) = self.packet.result.borrow_mut().take() {
+                return result;
+            }
+            *self.packet.joiner.borrow_mut() = Some(s.current());
+            s.park(WaitReason::Join, None);
+        }
+    }
+
+    /// Whether the goroutine has finished (returned or panicked).
+    ///
+    /// ```
+    /// gosched::run(|| {
+    ///     let h = gosched::go(|| ());
+    ///     assert!(!h.is_finished());
+    ///     gosched::yield_now();
+    ///     assert!(h.is_finished());
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.packet.finished.get()
+    }
+
+    /// The goroutine's id, as the deadlock dump shows it.
+    ///
+    /// ```
+    /// gosched::run(|| assert!(gosched::go(|| ()).id() > 1));
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Goroutine factory with a name and a stack size; like
+/// [`std::thread::Builder`].
+///
+/// ```
+/// gosched::run(|| {
+///     let h = gosched::Builder::new()
+///         .name("worker".into())
+///         .stack_size(64 * 1024)
+///         .spawn(|| gosched::current_name())
+///         .unwrap();
+///     assert_eq!(h.join().unwrap().as_deref(), Some("worker"));
+/// });
+/// ```
+#[derive(Debug, Default)]
+#[must_use = "a Builder does nothing until spawn is called"]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and the runtime's default stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the goroutine (shown in deadlock dumps and overflow reports).
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// Usable stack size in bytes, rounded up to whole pages.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Starts the goroutine. Fails only when no stack can be mapped.
+    ///
+    /// # Panics
+    ///
+    /// Outside a goroutine.
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let s = scheduler("gosched::go");
+        let packet = Rc::new(Packet {
+            result: RefCell::new(None),
+            finished: std::cell::Cell::new(false),
+            joiner: RefCell::new(None),
+        });
+        let theirs = packet.clone();
+        let g = s.spawn(self.name, self.stack_size, move || {
+            let result = catch(f);
+            *theirs.result.borrow_mut() = Some(result);
+            theirs.finished.set(true);
+            let joiner = theirs.joiner.borrow_mut().take();
+            if let Some(joiner) = joiner {
+                scheduler("join").unpark(&joiner);
+            }
+        })?;
+        Ok(JoinHandle {
+            packet,
+            id: g.id,
+            _not_send: PhantomData,
+        })
+    }
+}
+
+/// Starts a goroutine running `f`; Go's `go f()`.
+///
+/// The closure need not be `Send`: all goroutines of a [`run`](crate::run)
+/// share one thread.
+///
+/// # Panics
+///
+/// Outside a goroutine, or when no stack can be mapped (use
+/// [`Builder::spawn`] to get that as an error).
+///
+/// ```
+/// use std::rc::Rc;
+/// gosched::run(|| {
+///     let shared = Rc::new(5);
+///     let mine = shared.clone();
+///     let h = gosched::go(move || *mine * 2);
+///     assert_eq!(h.join().unwrap(), 10);
+/// });
+/// ```
+pub fn go<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    Builder::new()
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("gosched::go: {e}"))
+}
+
+/// The same function as [`go`], under std's name.
+///
+/// ```
+/// gosched::run(|| assert_eq!(gosched::spawn(|| 1).join().unwrap(), 1));
+/// ```
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    go(f)
+}

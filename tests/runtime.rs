@@ -1,0 +1,232 @@
+//! Goroutines, join, yield, sleep, block_on and misuse, natively and on wasm.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+#[test]
+fn run_returns_main_value() {
+    assert_eq!(gosched::run(|| 42), 42);
+}
+
+#[test]
+fn goroutines_run_in_spawn_order_when_yielding() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    gosched::run(move || {
+        let hs: Vec<_> = (0..3)
+            .map(|i| {
+                let l = l.clone();
+                gosched::go(move || {
+                    for step in 0..2 {
+                        l.borrow_mut().push((i, step));
+                        gosched::yield_now();
+                    }
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+    assert_eq!(
+        *log.borrow(),
+        vec![(0, 0), (1, 0), (2, 0), (0, 1), (1, 1), (2, 1)]
+    );
+}
+
+#[test]
+fn panic_in_goroutine_comes_back_from_join() {
+    gosched::run(|| {
+        let h = gosched::go(|| -> i32 { panic!("expected test panic") });
+        let err = h.join().unwrap_err();
+        assert_eq!(err.downcast_ref::<&str>(), Some(&"expected test panic"));
+        // The scheduler keeps working.
+        assert_eq!(gosched::go(|| 5).join().unwrap(), 5);
+    });
+}
+
+#[test]
+fn main_panic_propagates_from_run() {
+    let r = std::panic::catch_unwind(|| gosched::run(|| panic!("main fails")));
+    assert!(r.is_err());
+    // And the thread can run again afterwards.
+    assert_eq!(gosched::run(|| 1), 1);
+}
+
+#[test]
+fn ten_sleeps_overlap() {
+    let elapsed = gosched::run(|| {
+        let start = gosched::now();
+        let hs: Vec<_> = (0..10)
+            .map(|_| gosched::go(|| gosched::sleep(Duration::from_millis(200))))
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        gosched::now() - start
+    });
+    assert!(elapsed >= Duration::from_millis(200));
+    assert!(
+        elapsed < Duration::from_millis(1000),
+        "sleeps did not overlap: {elapsed:?}"
+    );
+}
+
+#[test]
+fn sleeps_wake_in_deadline_order() {
+    let order = gosched::run(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let hs: Vec<_> = [30u64, 10, 20]
+            .into_iter()
+            .map(|ms| {
+                let log = log.clone();
+                gosched::go(move || {
+                    gosched::sleep(Duration::from_millis(ms));
+                    log.borrow_mut().push(ms);
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        let v = log.borrow().clone();
+        v
+    });
+    assert_eq!(order, vec![10, 20, 30]);
+}
+
+#[test]
+fn main_return_abandons_and_unwinds_others() {
+    struct Flag(Rc<RefCell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            *self.0.borrow_mut() = true;
+        }
+    }
+    let dropped = Rc::new(RefCell::new(false));
+    let d = dropped.clone();
+    gosched::run(move || {
+        gosched::go(move || {
+            let _flag = Flag(d);
+            gosched::sleep(Duration::from_secs(3600));
+        });
+        gosched::yield_now();
+    });
+    assert!(
+        *dropped.borrow(),
+        "the abandoned goroutine's destructors ran"
+    );
+}
+
+#[test]
+fn thousands_of_goroutines() {
+    let sum = gosched::run(|| {
+        let hs: Vec<_> = (0..5000u64).map(|i| gosched::go(move || i)).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(sum, 5000 * 4999 / 2);
+}
+
+#[test]
+fn deep_recursion_across_switches() {
+    fn depth(n: u32) -> u32 {
+        if n == 0 {
+            gosched::yield_now();
+            return 0;
+        }
+        let pad = [(n as u8) | 1; 64];
+        1 + depth(n - 1) + u32::from(std::hint::black_box(pad)[0] == 0)
+    }
+    let r = gosched::run(|| {
+        let h = gosched::go(|| depth(1000));
+        depth(1000) + h.join().unwrap()
+    });
+    assert_eq!(r, 2000);
+}
+
+#[test]
+fn closures_through_fn_pointers() {
+    fn double(x: u32) -> u32 {
+        gosched::yield_now();
+        x * 2
+    }
+    let f: fn(u32) -> u32 = double;
+    let boxed: Box<dyn Fn(u32) -> u32> = Box::new(move |x| f(x) + 1);
+    assert_eq!(
+        gosched::run(move || gosched::go(move || boxed(20)).join().unwrap()),
+        41
+    );
+}
+
+#[test]
+fn builder_names_and_stack_size() {
+    gosched::run(|| {
+        let h = gosched::Builder::new()
+            .name("named".into())
+            .stack_size(32 * 1024)
+            .spawn(|| (gosched::current_name(), gosched::current_id()))
+            .unwrap();
+        let id = h.id();
+        let (name, seen) = h.join().unwrap();
+        assert_eq!(name.as_deref(), Some("named"));
+        assert_eq!(seen, id);
+    });
+}
+
+#[test]
+#[should_panic(expected = "inside a goroutine")]
+fn blocking_outside_a_goroutine_panics() {
+    gosched::sleep(Duration::from_millis(1));
+}
+
+#[test]
+#[should_panic(expected = "gosched::run called inside a goroutine")]
+fn run_inside_run_panics() {
+    gosched::run(|| gosched::run(|| ()));
+}
+
+#[test]
+fn block_on_parks_only_its_goroutine() {
+    use std::task::Poll;
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<std::task::Waker>();
+    let helper = std::thread::spawn(move || {
+        let waker = done_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        waker.wake();
+    });
+    let log = gosched::run(move || {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let other = gosched::go(move || {
+            for i in 0..3 {
+                l.borrow_mut().push(format!("tick {i}"));
+                gosched::sleep(Duration::from_millis(5));
+            }
+        });
+        let mut sent = false;
+        let v = gosched::block_on(std::future::poll_fn(move |cx| {
+            if sent {
+                return Poll::Ready(7);
+            }
+            sent = true;
+            done_tx.send(cx.waker().clone()).unwrap();
+            Poll::Pending
+        }));
+        log.borrow_mut().push(format!("future {v}"));
+        other.join().unwrap();
+        let out = log.borrow().clone();
+        out
+    });
+    helper.join().unwrap();
+    assert_eq!(log, ["tick 0", "tick 1", "tick 2", "future 7"]);
+}
+
+#[test]
+fn unguarded_stacks_run_many_goroutines() {
+    // SAFETY: the goroutines use a few hundred bytes of stack.
+    let rt = unsafe {
+        gosched::Runtime::new()
+            .stack_size(16 * 1024)
+            .unguarded_stacks()
+    };
+    let n = rt.run(|| {
+        let hs: Vec<_> = (0..50_000u64).map(|i| gosched::go(move || i)).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(n, 50_000 * 49_999 / 2);
+}
