@@ -39,10 +39,12 @@
 #![warn(missing_docs)]
 
 mod block_on;
+pub mod chan;
 mod coro;
 pub mod platform;
 mod runtime;
 mod spawn;
+pub mod sync;
 mod time;
 
 use std::time::Duration;

@@ -1,0 +1,1 @@
+//! Channels: Go's `chan`, with crossbeam-channel's API shape.

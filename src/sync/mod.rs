@@ -1,0 +1,1 @@
+//! Goroutine-aware synchronisation: waiters park, never spin.
