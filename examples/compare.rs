@@ -1,0 +1,237 @@
+//! The anchor micro-benchmarks (B1..B7 of `shared/anchors`) on gosched, printing
+//! the same `RESULT` lines as the Go, may and tokio programs there, so that
+//! `aggregate.py` can put gosched beside them. docs/benchmarks.md has the results.
+//!
+//! usage: `cargo run --release --example compare -- <bench|all|list> [reps=3] [system-label=gosched]`
+//! (`list` prints the benchmark names, one a line).
+//!
+//! Each benchmark body runs in the main goroutine of its own `gosched::run`, one
+//! run per repetition (tokio's program calls `block_on` per repetition the same
+//! way); the per-thread stack pool outlives the runs, so warm repetitions reuse
+//! stacks. One untimed warm-up precedes the timed repetitions, except for the
+//! RSS benchmarks (B1, B1b, B6), whose first, cold run is measured for memory
+//! and reported on its own.
+//!
+//! B1/B1b keep up to 100k goroutines alive: guarded stacks need two kernel
+//! mappings each and stop near 32k (vm.max_map_count), so they run on slab
+//! (unguarded) stacks of [`B1_STACK`] bytes. All others use the default runtime
+//! (guarded 256 KiB stacks).
+
+use std::time::{Duration, Instant};
+
+use gosched::Runtime;
+
+// Sizes: identical to shared/anchors/common/src/lib.rs.
+const N_SPAWN: usize = 100_000; // B1
+const N_YIELD: usize = 1_000_000; // B5 yields per goroutine (2 goroutines)
+const N_SLEEPERS: usize = 10_000; // B6
+const SLEEP_MS: u64 = 10; // B6
+
+/// Stack size of the B1/B1b goroutines (slab stacks, no guard page).
+const B1_STACK: usize = 64 * 1024;
+
+// ---- harness: the helpers of shared/anchors/common, copied (no dependency) ----
+
+fn emit(system: &str, bench: &str, metric: &str, value: f64, unit: &str) {
+    println!("RESULT\t{system}\t{bench}\t{metric}\t{value:.3}\t{unit}");
+}
+
+/// A `kB` field (VmRSS, VmHWM, ...) of /proc/self/status, in bytes; 0 if absent.
+fn proc_status_bytes(field: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| {
+            rest.trim_start_matches(':')
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn rss_now() -> u64 {
+    proc_status_bytes("VmRSS")
+}
+
+fn rss_peak() -> u64 {
+    proc_status_bytes("VmHWM")
+}
+
+/// Resets the peak-RSS high-water mark (Linux >= 4.0).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn ns_per(d: Duration, n: usize) -> f64 {
+    d.as_nanos() as f64 / n as f64
+}
+
+struct Args {
+    bench: String,
+    reps: usize,
+    system: String,
+}
+
+/// argv: `<bench> [reps] [system-label]`
+fn args() -> Args {
+    let a: Vec<String> = std::env::args().collect();
+    Args {
+        bench: a.get(1).cloned().unwrap_or_else(|| "all".into()),
+        reps: a.get(2).and_then(|s| s.parse().ok()).unwrap_or(3),
+        system: a.get(3).cloned().unwrap_or_else(|| "gosched".into()),
+    }
+}
+
+/// One untimed warm-up, then `reps` timed runs, each reported as ns per op.
+fn timed(a: &Args, bench: &str, metric: &str, ops: usize, mut f: impl FnMut() -> Duration) {
+    let _ = f();
+    for _ in 0..a.reps {
+        emit(&a.system, bench, metric, ns_per(f(), ops), "ns");
+    }
+}
+
+/// Runs `f` once cold and reports the RSS it added: `(elapsed, peak MiB, bytes per task)`.
+fn cold_with_rss(a: &Args, bench: &str, tasks: usize, f: impl FnOnce() -> Duration) -> Duration {
+    let base = rss_now();
+    reset_peak();
+    let d = f();
+    let peak = rss_peak();
+    if peak > 0 {
+        emit(
+            &a.system,
+            bench,
+            "peak_rss_mb",
+            peak as f64 / f64::from(1 << 20),
+            "MiB",
+        );
+        let added = peak.saturating_sub(base) as f64;
+        emit(&a.system, bench, "rss_per_task", added / tasks as f64, "B");
+    }
+    d
+}
+
+/// A runtime on unguarded slab stacks of [`B1_STACK`] bytes.
+fn slab_runtime() -> Runtime {
+    // SAFETY: the B1 goroutines run an empty closure plus gosched's join
+    // bookkeeping: well under 8 KiB of their 64 KiB stacks.
+    unsafe { Runtime::new().stack_size(B1_STACK).unguarded_stacks() }
+}
+
+// ---- benchmark bodies: each runs inside the main goroutine ----
+
+/// B1: spawn N goroutines with an empty body, then join every handle in order.
+/// B1b: the same N spawns in `batches` batches.
+fn b1(batches: usize) -> Duration {
+    let per = N_SPAWN / batches;
+    let t = Instant::now();
+    for _ in 0..batches {
+        let hs: Vec<_> = (0..per).map(|_| gosched::go(|| ())).collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    }
+    t.elapsed()
+}
+
+/// B5: two goroutines each yield N times.
+fn b5() -> Duration {
+    let t = Instant::now();
+    let hs: Vec<_> = (0..2)
+        .map(|_| {
+            gosched::go(|| {
+                for _ in 0..N_YIELD {
+                    gosched::yield_now();
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    t.elapsed()
+}
+
+/// B6: 10k goroutines each sleep 10 ms; main joins them all.
+fn b6() -> Duration {
+    let t = Instant::now();
+    let hs: Vec<_> = (0..N_SLEEPERS)
+        .map(|_| gosched::go(|| gosched::sleep(Duration::from_millis(SLEEP_MS))))
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    t.elapsed()
+}
+
+/// B1 and B1b: RSS of the cold run, then warm repetitions (no extra warm-up).
+fn run_b1(a: &Args, name: &str, batches: usize) {
+    let cold = cold_with_rss(a, name, N_SPAWN, || slab_runtime().run(move || b1(batches)));
+    emit(
+        &a.system,
+        name,
+        "cold_ns_per_task",
+        ns_per(cold, N_SPAWN),
+        "ns",
+    );
+    for _ in 0..a.reps {
+        let d = slab_runtime().run(move || b1(batches));
+        emit(&a.system, name, "ns_per_task", ns_per(d, N_SPAWN), "ns");
+    }
+}
+
+/// B6: RSS and wall time of the cold run, then warm repetitions.
+fn run_b6(a: &Args) {
+    let cold = cold_with_rss(a, "B6", N_SLEEPERS, || gosched::run(b6));
+    emit(
+        &a.system,
+        "B6",
+        "cold_wall_ms",
+        cold.as_secs_f64() * 1e3,
+        "ms",
+    );
+    for _ in 0..a.reps {
+        emit(
+            &a.system,
+            "B6",
+            "wall_ms",
+            gosched::run(b6).as_secs_f64() * 1e3,
+            "ms",
+        );
+    }
+}
+
+/// Every benchmark, in the anchors' order.
+const BENCHES: &[(&str, fn(&Args))] = &[
+    ("B1", |a| run_b1(a, "B1", 1)),
+    ("B1b", |a| run_b1(a, "B1b", 10)),
+    ("B5", |a| {
+        timed(a, "B5", "ns_per_yield", 2 * N_YIELD, || gosched::run(b5))
+    }),
+    ("B6", run_b6),
+];
+
+fn main() {
+    let a = args();
+    if a.bench == "list" {
+        BENCHES.iter().for_each(|(name, _)| println!("{name}"));
+        return;
+    }
+    let mut ran = false;
+    for (name, bench) in BENCHES {
+        if a.bench == "all" || a.bench == *name {
+            bench(&a);
+            ran = true;
+        }
+    }
+    if !ran {
+        let names: Vec<&str> = BENCHES.iter().map(|(name, _)| *name).collect();
+        eprintln!(
+            "compare: unknown benchmark {:?}; known: {} (or all, list)",
+            a.bench,
+            names.join(" ")
+        );
+        std::process::exit(2);
+    }
+}
