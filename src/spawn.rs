@@ -22,6 +22,22 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
     result
 }
 
+/// What a goroutine's entry does: run `f`, or, when no stack could be mapped
+/// for it, fail as if `f` had panicked with the reason.
+pub(crate) fn run_entry<T>(
+    f: impl FnOnce() -> T,
+    no_stack: Option<io::Error>,
+) -> std::thread::Result<T> {
+    match no_stack {
+        None => catch(f),
+        Some(error) => {
+            let message = format!("gosched: cannot start goroutine: {error}");
+            eprintln!("{message}");
+            Err(Box::new(message))
+        }
+    }
+}
+
 /// Shared between a goroutine and its [`JoinHandle`].
 struct Packet<T> {
     result: RefCell<Option<std::thread::Result<T>>>,
@@ -139,7 +155,14 @@ impl Builder {
         self
     }
 
-    /// Starts the goroutine. Fails only when no stack can be mapped.
+    /// Starts the goroutine.
+    ///
+    /// Its stack is mapped when it first runs; if that fails (out of memory,
+    /// or `vm.max_map_count` reached with guarded stacks), the goroutine ends
+    /// as if it had panicked with the reason: [`JoinHandle::join`] returns
+    /// `Err` holding the message as a `String`, also printed to stderr. The
+    /// `io::Result` keeps `std::thread::Builder`'s shape; this version never
+    /// returns `Err`.
     ///
     /// # Panics
     ///
@@ -156,15 +179,21 @@ impl Builder {
             joiner: RefCell::new(None),
         });
         let theirs = packet.clone();
-        let g = s.spawn(self.name, self.stack_size, move || {
-            let result = catch(f);
-            *theirs.result.borrow_mut() = Some(result);
-            theirs.finished.set(true);
-            let joiner = theirs.joiner.borrow_mut().take();
-            if let Some(joiner) = joiner {
-                scheduler("join").unpark(&joiner);
-            }
-        })?;
+        let g = s.spawn(
+            self.name,
+            self.stack_size,
+            Box::new(move |no_stack| {
+                let result = run_entry(f, no_stack);
+                *theirs.result.borrow_mut() = Some(result);
+                theirs.finished.set(true);
+                let joiner = theirs.joiner.borrow_mut().take();
+                if let Some(joiner) = joiner {
+                    crate::runtime::try_scheduler()
+                        .expect("entries run inside run")
+                        .unpark(&joiner);
+                }
+            }),
+        );
         Ok(JoinHandle {
             packet,
             id: g.id,
@@ -180,8 +209,8 @@ impl Builder {
 ///
 /// # Panics
 ///
-/// Outside a goroutine, or when no stack can be mapped (use
-/// [`Builder::spawn`] to get that as an error).
+/// Outside a goroutine. (A goroutine whose stack cannot be mapped fails as
+/// described at [`Builder::spawn`].)
 ///
 /// ```
 /// use std::rc::Rc;

@@ -6,6 +6,19 @@ use std::rc::Rc;
 
 use crate::coro::{Coroutine, Identity};
 
+/// A goroutine's entry: told `Some(error)` instead of being run when no stack
+/// could be mapped for it.
+pub(crate) type Entry = Box<dyn FnOnce(Option<std::io::Error>)>;
+
+/// What a goroutine executes. The stack is taken from the pool when the
+/// goroutine first runs, not when it is spawned: goroutines waiting to start
+/// cost no stack memory, and a burst of short goroutines reuses one hot stack.
+pub(crate) enum Body {
+    NotStarted { entry: Entry, stack_size: usize },
+    Started(Coroutine),
+    Finished,
+}
+
 pub(crate) type GRef = Rc<G>;
 
 /// What a parked goroutine waits for, as the deadlock dump names it.
@@ -70,11 +83,11 @@ pub(crate) struct G {
     pub(crate) cancelled: Cell<bool>,
     /// Index in the scheduler's goroutine table.
     pub(crate) slot: Cell<usize>,
-    pub(crate) coro: RefCell<Option<Coroutine>>,
+    pub(crate) body: RefCell<Body>,
 }
 
 impl G {
-    pub(crate) fn new(id: u64, name: Option<String>) -> G {
+    pub(crate) fn new(id: u64, name: Option<String>, entry: Entry, stack_size: usize) -> G {
         G {
             id,
             name: name.map(String::into_boxed_str),
@@ -84,7 +97,7 @@ impl G {
             timed_out: Cell::new(false),
             cancelled: Cell::new(false),
             slot: Cell::new(usize::MAX),
-            coro: RefCell::new(None),
+            body: RefCell::new(Body::NotStarted { entry, stack_size }),
         }
     }
 

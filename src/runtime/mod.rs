@@ -26,7 +26,6 @@ mod timer;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,8 +33,9 @@ use std::time::Duration;
 use crate::coro::{self, Coroutine, Resumed, StackKind};
 use crate::platform::{self, Idle, Platform};
 
+pub(crate) use goroutine::Entry;
+use goroutine::{Body, State, Table, G};
 pub(crate) use goroutine::{GRef, WaitReason};
-use goroutine::{State, Table, G};
 use remote::{FutureWake, Remote};
 pub(crate) use timer::TimerAction;
 use timer::Timers;
@@ -205,11 +205,13 @@ impl Runtime {
 
         let main_result = Rc::new(RefCell::new(None));
         let slot = main_result.clone();
-        let main_g = scheduler
-            .spawn(Some("main".to_owned()), None, move || {
-                *slot.borrow_mut() = Some(crate::spawn::catch(main))
-            })
-            .unwrap_or_else(|e| panic!("gosched::run: cannot start the main goroutine: {e}"));
+        let main_g = scheduler.spawn(
+            Some("main".to_owned()),
+            None,
+            Box::new(move |no_stack| {
+                *slot.borrow_mut() = Some(crate::spawn::run_entry(main, no_stack))
+            }),
+        );
         let outcome = scheduler.run_until_dead(&main_g);
         scheduler.teardown();
         drop(main_g);
@@ -233,22 +235,20 @@ impl Drop for ResetOnDrop {
 }
 
 impl Scheduler {
-    /// Creates a goroutine and queues it.
+    /// Creates a goroutine and queues it; its stack is mapped when it first runs.
     pub(crate) fn spawn(
         &self,
         name: Option<String>,
         stack_size: Option<usize>,
-        body: impl FnOnce() + 'static,
-    ) -> io::Result<GRef> {
-        let size = stack_size.map_or(self.stack_size, coro::round_to_page);
-        let stack = coro::acquire(size, self.stack_kind)?;
+        entry: Entry,
+    ) -> GRef {
+        let stack_size = stack_size.map_or(self.stack_size, coro::round_to_page);
         let id = self.next_id.get();
         self.next_id.set(id + 1);
-        let g = Rc::new(G::new(id, name));
-        *g.coro.borrow_mut() = Some(Coroutine::new(stack, body));
+        let g = Rc::new(G::new(id, name, entry, stack_size));
         self.table.borrow_mut().insert(g.clone());
         self.runq.borrow_mut().push_back(g.clone());
-        Ok(g)
+        g
     }
 
     /// The running goroutine.
@@ -304,9 +304,13 @@ impl Scheduler {
 
     /// Puts the running goroutine at the back of the run queue and switches.
     pub(crate) fn yield_now(&self) {
-        let g = self.current();
-        g.state.set(State::Runnable);
-        self.runq.borrow_mut().push_back(g);
+        // `switch_to` sees the state and re-queues the goroutine it holds.
+        self.current
+            .borrow()
+            .as_ref()
+            .expect("a goroutine is running")
+            .state
+            .set(State::Runnable);
         coro::suspend();
     }
 
@@ -367,22 +371,45 @@ impl Scheduler {
 
     fn switch_to(&self, g: GRef) {
         g.state.set(State::Running);
-        *self.current.borrow_mut() = Some(g.clone());
-        let resumed = g
-            .coro
-            .borrow_mut()
-            .as_mut()
-            .expect("a live goroutine has a coroutine")
-            .resume(g.identity());
-        *self.current.borrow_mut() = None;
-        if resumed == Resumed::Finished {
-            g.state.set(State::Dead);
-            self.table.borrow_mut().remove(&g);
-            let coro = g
-                .coro
-                .borrow_mut()
-                .take()
-                .expect("finished goroutine has its coroutine");
+        *self.current.borrow_mut() = Some(g);
+        let resumed = {
+            // Goroutine code only ever borrows `current` shared, so holding
+            // this borrow across the switch is fine.
+            let current = self.current.borrow();
+            let g = current.as_ref().expect("set above");
+            let mut body = g.body.borrow_mut();
+            if let Body::NotStarted { .. } = &*body {
+                self.start(&mut body);
+            }
+            match &mut *body {
+                Body::Started(coro) => coro.resume(g.identity()),
+                Body::NotStarted { .. } | Body::Finished => Resumed::Finished,
+            }
+        };
+        let g = self.current.borrow_mut().take().expect("set above");
+        match (resumed, g.state.get()) {
+            (Resumed::Finished, _) => self.retire(&g),
+            (Resumed::Suspended, State::Runnable) => self.runq.borrow_mut().push_back(g),
+            (Resumed::Suspended, _) => {}
+        }
+    }
+
+    /// Gives a goroutine about to run for the first time its stack; if none can
+    /// be mapped, its entry learns why instead of running.
+    fn start(&self, body: &mut Body) {
+        let Body::NotStarted { entry, stack_size } = std::mem::replace(body, Body::Finished) else {
+            return;
+        };
+        match coro::acquire(stack_size, self.stack_kind) {
+            Ok(stack) => *body = Body::Started(Coroutine::new(stack, move || entry(None))),
+            Err(error) => entry(Some(error)),
+        }
+    }
+
+    fn retire(&self, g: &GRef) {
+        g.state.set(State::Dead);
+        self.table.borrow_mut().remove(g);
+        if let Body::Started(coro) = std::mem::replace(&mut *g.body.borrow_mut(), Body::Finished) {
             coro.into_stack(g.identity());
         }
     }
@@ -467,9 +494,12 @@ impl Scheduler {
                 g.cancelled.set(true);
                 g.state.set(State::Running);
                 *self.current.borrow_mut() = Some(g.clone());
-                let coro = g.coro.borrow_mut().take();
-                if let Some(coro) = coro {
-                    coro.into_stack(g.identity());
+                let body = std::mem::replace(&mut *g.body.borrow_mut(), Body::Finished);
+                match body {
+                    Body::Started(coro) => coro.into_stack(g.identity()),
+                    // Dropped here, on the scheduler's stack: the entry never ran.
+                    Body::NotStarted { entry, .. } => drop(entry),
+                    Body::Finished => {}
                 }
                 *self.current.borrow_mut() = None;
                 g.state.set(State::Dead);
