@@ -2,9 +2,9 @@
 //!
 //! A backend provides
 //!
-//! * `Coroutine::new(stack, body)`: a suspended coroutine that will run `body`;
-//! * `Coroutine::resume(&mut self, goroutine)`: run it until it suspends or
-//!   finishes; `goroutine` names it in an overflow report;
+//! * `Coroutine::new(stack, goroutine, body)`: a suspended coroutine that will
+//!   run `body`; `goroutine` names it in an overflow report;
+//! * `Coroutine::resume(&mut self)`: run it until it suspends or finishes;
 //! * `Coroutine::into_stack(self)`: the stack back, unwinding the coroutine's
 //!   frames (running their destructors) if it has not finished;
 //! * `suspend()`: called on a coroutine's stack, switch back to its resumer.

@@ -6,6 +6,7 @@ use std::ptr;
 use corosensei::{CoroutineResult, Yielder};
 
 use super::overflow;
+use super::overflow::StackOwner;
 use super::stack::{self, Bounds, Stack};
 use super::{Identity, Resumed};
 
@@ -21,23 +22,26 @@ thread_local! {
 pub(crate) struct Coroutine {
     raw: Raw,
     bounds: Bounds,
+    owner: StackOwner,
 }
 
 impl Coroutine {
-    pub(crate) fn new(stack: Stack, body: impl FnOnce() + 'static) -> Coroutine {
+    /// `who.name` must outlive the coroutine.
+    pub(crate) fn new(stack: Stack, who: Identity<'_>, body: impl FnOnce() + 'static) -> Coroutine {
         let bounds = stack.bounds();
+        let owner = StackOwner::new(bounds, who);
         let raw = Raw::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
             YIELDER.set(yielder);
             body();
             YIELDER.set(ptr::null());
         });
-        Coroutine { raw, bounds }
+        Coroutine { raw, bounds, owner }
     }
 
     /// Runs the coroutine until it suspends or returns.
     #[inline]
-    pub(crate) fn resume(&mut self, who: Identity<'_>) -> Resumed {
-        let result = self.switch_in(who, |raw| raw.resume(()));
+    pub(crate) fn resume(&mut self) -> Resumed {
+        let result = self.switch_in(|raw| raw.resume(()));
         match result {
             CoroutineResult::Yield(()) => Resumed::Suspended,
             CoroutineResult::Return(()) => Resumed::Finished,
@@ -46,22 +50,22 @@ impl Coroutine {
 
     /// Returns the stack to the pool, first unwinding the coroutine if it is
     /// suspended mid-way (its destructors run on its own stack).
-    pub(crate) fn into_stack(mut self, who: Identity<'_>) {
+    pub(crate) fn into_stack(mut self) {
         if !self.raw.done() {
-            self.switch_in(who, Raw::force_unwind);
+            self.switch_in(Raw::force_unwind);
         }
         stack::release(self.raw.into_stack());
     }
 
     #[inline]
-    fn switch_in<R>(&mut self, who: Identity<'_>, switch: impl FnOnce(&mut Raw) -> R) -> R {
-        let outer = YIELDER.get();
-        let running = overflow::Running::enter(self.bounds, who);
+    fn switch_in<R>(&mut self, switch: impl FnOnce(&mut Raw) -> R) -> R {
+        let running = overflow::Running::enter(&self.owner);
         let result = switch(&mut self.raw);
         drop(running);
-        YIELDER.set(outer);
+        // Back on the scheduler's stack, which is no coroutine's.
+        YIELDER.set(ptr::null());
         if !self.bounds.canary_intact() {
-            overflow::report_and_abort(who, self.bounds.size);
+            overflow::report_and_abort(&self.owner);
         }
         result
     }

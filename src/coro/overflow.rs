@@ -18,42 +18,44 @@ use std::sync::Once;
 use super::stack::Bounds;
 use super::Identity;
 
-#[derive(Clone, Copy)]
-struct RunningGoroutine {
+/// What the report needs about the goroutine on a stack. Built once per
+/// coroutine; while it runs, the thread-local below points at it.
+pub(crate) struct StackOwner {
     zone: (usize, usize),
     id: u64,
     name: (*const u8, usize),
     size: usize,
 }
 
-const IDLE: RunningGoroutine = RunningGoroutine {
-    zone: (0, 0),
-    id: 0,
-    name: (std::ptr::null(), 0),
-    size: 0,
-};
-
-thread_local! {
-    // A `const`-initialised Cell of a Copy type: reading it from the signal
-    // handler is a plain TLS load, with no lazy initialisation or destructor.
-    static RUNNING: Cell<RunningGoroutine> = const { Cell::new(IDLE) };
-}
-
-/// Marks a goroutine as running on this thread until dropped.
-pub(crate) struct Running(());
-
-impl Running {
-    #[inline]
-    pub(crate) fn enter(bounds: Bounds, who: Identity<'_>) -> Running {
+impl StackOwner {
+    /// `who.name` must outlive the coroutine (it lives in the goroutine record).
+    pub(crate) fn new(bounds: Bounds, who: Identity<'_>) -> StackOwner {
         let name = who
             .name
             .map_or((std::ptr::null(), 0), |n| (n.as_ptr(), n.len()));
-        RUNNING.set(RunningGoroutine {
+        StackOwner {
             zone: bounds.overflow_zone(),
             id: who.id,
             name,
             size: bounds.size,
-        });
+        }
+    }
+}
+
+thread_local! {
+    // A `const`-initialised Cell of a pointer: reading it from the signal
+    // handler is a plain TLS load, with no lazy initialisation or destructor.
+    static RUNNING: Cell<*const StackOwner> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Marks `owner`'s coroutine as running on this thread until dropped.
+pub(crate) struct Running(());
+
+impl Running {
+    /// `owner` must stay in place until the returned guard is dropped.
+    #[inline]
+    pub(crate) fn enter(owner: &StackOwner) -> Running {
+        RUNNING.set(owner);
         Running(())
     }
 }
@@ -61,8 +63,15 @@ impl Running {
 impl Drop for Running {
     #[inline]
     fn drop(&mut self) {
-        RUNNING.set(IDLE);
+        RUNNING.set(std::ptr::null());
     }
+}
+
+/// The owner of the stack running on this thread.
+fn running() -> Option<&'static StackOwner> {
+    // SAFETY: RUNNING is non-null only between `Running::enter(owner)` and the
+    // guard's drop, while `owner` stays in place (its coroutine is running).
+    unsafe { RUNNING.get().as_ref() }
 }
 
 /// Aborts if the stack pointer has reached the overflow zone (slab stacks can
@@ -71,32 +80,23 @@ impl Drop for Running {
 pub(crate) fn check_stack_pointer() {
     let marker = 0u8;
     let sp = &marker as *const u8 as usize;
-    let running = RUNNING.get();
-    if sp < running.zone.1 {
-        report(&running);
+    if let Some(owner) = running().filter(|owner| sp < owner.zone.1) {
+        report(owner);
         // SAFETY: abort has no preconditions.
         unsafe { libc::abort() };
     }
 }
 
-/// Reports an overflow of the goroutine `who` and aborts the process.
+/// Reports an overflow of `owner`'s goroutine and aborts the process.
 #[cold]
-pub(crate) fn report_and_abort(who: Identity<'_>, size: usize) -> ! {
-    let name = who
-        .name
-        .map_or((std::ptr::null(), 0), |n| (n.as_ptr(), n.len()));
-    report(&RunningGoroutine {
-        zone: (0, 0),
-        id: who.id,
-        name,
-        size,
-    });
+pub(crate) fn report_and_abort(owner: &StackOwner) -> ! {
+    report(owner);
     // SAFETY: abort has no preconditions.
     unsafe { libc::abort() }
 }
 
 /// Writes the report with async-signal-safe calls only.
-fn report(g: &RunningGoroutine) {
+fn report(g: &StackOwner) {
     let mut id = [0u8; 20];
     let mut size = [0u8; 20];
     write_stderr(b"\nfatal error: stack overflow in goroutine ");
@@ -161,9 +161,8 @@ pub(crate) fn install() {
 extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    let running = RUNNING.get();
-    if running.zone.0 <= addr && addr < running.zone.1 {
-        report(&running);
+    if let Some(owner) = running().filter(|owner| owner.zone.0 <= addr && addr < owner.zone.1) {
+        report(owner);
         // SAFETY: abort has no preconditions.
         unsafe { libc::abort() };
     }

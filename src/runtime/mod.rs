@@ -379,10 +379,10 @@ impl Scheduler {
             let g = current.as_ref().expect("set above");
             let mut body = g.body.borrow_mut();
             if let Body::NotStarted { .. } = &*body {
-                self.start(&mut body);
+                self.start(g, &mut body);
             }
             match &mut *body {
-                Body::Started(coro) => coro.resume(g.identity()),
+                Body::Started(coro) => coro.resume(),
                 Body::NotStarted { .. } | Body::Finished => Resumed::Finished,
             }
         };
@@ -396,12 +396,14 @@ impl Scheduler {
 
     /// Gives a goroutine about to run for the first time its stack; if none can
     /// be mapped, its entry learns why instead of running.
-    fn start(&self, body: &mut Body) {
+    fn start(&self, g: &G, body: &mut Body) {
         let Body::NotStarted { entry, stack_size } = std::mem::replace(body, Body::Finished) else {
             return;
         };
         match coro::acquire(stack_size, self.stack_kind) {
-            Ok(stack) => *body = Body::Started(Coroutine::new(stack, move || entry(None))),
+            Ok(stack) => {
+                *body = Body::Started(Coroutine::new(stack, g.identity(), move || entry(None)))
+            }
             Err(error) => entry(Some(error)),
         }
     }
@@ -410,7 +412,7 @@ impl Scheduler {
         g.state.set(State::Dead);
         self.table.borrow_mut().remove(g);
         if let Body::Started(coro) = std::mem::replace(&mut *g.body.borrow_mut(), Body::Finished) {
-            coro.into_stack(g.identity());
+            coro.into_stack();
         }
     }
 
@@ -496,7 +498,7 @@ impl Scheduler {
                 *self.current.borrow_mut() = Some(g.clone());
                 let body = std::mem::replace(&mut *g.body.borrow_mut(), Body::Finished);
                 match body {
-                    Body::Started(coro) => coro.into_stack(g.identity()),
+                    Body::Started(coro) => coro.into_stack(),
                     // Dropped here, on the scheduler's stack: the entry never ran.
                     Body::NotStarted { entry, .. } => drop(entry),
                     Body::Finished => {}
