@@ -1,14 +1,13 @@
 //! Starting goroutines and waiting for them.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
-use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
-use crate::runtime::{scheduler, GRef, WaitReason};
+use crate::runtime::{scheduler, try_scheduler, GRef, Task, WaitReason, G};
 
 /// Runs `f` and catches its panic, except the unwinding the runtime itself
 /// starts to tear a goroutine down at shutdown, which must go on.
@@ -38,11 +37,63 @@ pub(crate) fn run_entry<T>(
     }
 }
 
-/// Shared between a goroutine and its [`JoinHandle`].
-struct Packet<T> {
+/// A goroutine's code and result slot, stored inline in its record.
+pub(crate) struct Packet<F, T> {
+    code: Cell<Option<F>>,
     result: RefCell<Option<std::thread::Result<T>>>,
-    finished: std::cell::Cell<bool>,
+    finished: Cell<bool>,
     joiner: RefCell<Option<GRef>>,
+}
+
+impl<F: FnOnce() -> T, T> Packet<F, T> {
+    pub(crate) fn new(code: F) -> Packet<F, T> {
+        Packet {
+            code: Cell::new(Some(code)),
+            result: RefCell::new(None),
+            finished: Cell::new(false),
+            joiner: RefCell::new(None),
+        }
+    }
+}
+
+impl<F: FnOnce() -> T, T> Task for Packet<F, T> {
+    fn run(&self, no_stack: Option<io::Error>) {
+        let code = self.code.take().expect("a goroutine runs once");
+        let result = run_entry(code, no_stack);
+        *self.result.borrow_mut() = Some(result);
+        self.finished.set(true);
+        let joiner = self.joiner.borrow_mut().take();
+        if let Some(joiner) = joiner {
+            try_scheduler()
+                .expect("goroutines run inside run")
+                .unpark(&joiner);
+        }
+    }
+
+    fn discard(&self) {
+        drop(self.code.take());
+    }
+}
+
+/// The typed side of a goroutine's packet, as its [`JoinHandle`] sees it.
+pub(crate) trait Outcome<T> {
+    fn take_result(&self) -> Option<std::thread::Result<T>>;
+    fn is_finished(&self) -> bool;
+    fn set_joiner(&self, joiner: GRef);
+}
+
+impl<F, T> Outcome<T> for Packet<F, T> {
+    fn take_result(&self) -> Option<std::thread::Result<T>> {
+        self.result.borrow_mut().take()
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished.get()
+    }
+
+    fn set_joiner(&self, joiner: GRef) {
+        *self.joiner.borrow_mut() = Some(joiner);
+    }
 }
 
 /// Owns the right to wait for a goroutine's result; like
@@ -58,9 +109,7 @@ struct Packet<T> {
 /// });
 /// ```
 pub struct JoinHandle<T> {
-    packet: Rc<Packet<T>>,
-    id: u64,
-    _not_send: PhantomData<*const ()>,
+    g: Rc<G<dyn Outcome<T>>>,
 }
 
 impl<T> JoinHandle<T> {
@@ -76,10 +125,10 @@ impl<T> JoinHandle<T> {
     pub fn join(self) -> Result<T, Box<dyn Any + Send + 'static>> {
         let s = scheduler("JoinHandle::join");
         loop {
-            if let Some(result) = self.packet.result.borrow_mut().take() {
+            if let Some(result) = self.g.task.take_result() {
                 return result;
             }
-            *self.packet.joiner.borrow_mut() = Some(s.current());
+            self.g.task.set_joiner(s.current());
             s.park(WaitReason::Join, None);
         }
     }
@@ -95,7 +144,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.packet.finished.get()
+        self.g.task.is_finished()
     }
 
     /// The goroutine's id, as the deadlock dump shows it.
@@ -104,14 +153,14 @@ impl<T> JoinHandle<T> {
     /// gosched::run(|| assert!(gosched::go(|| ()).id() > 1));
     /// ```
     pub fn id(&self) -> u64 {
-        self.id
+        self.g.id
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("id", &self.id)
+            .field("id", &self.id())
             .field("finished", &self.is_finished())
             .finish()
     }
@@ -173,32 +222,8 @@ impl Builder {
         T: 'static,
     {
         let s = scheduler("gosched::go");
-        let packet = Rc::new(Packet {
-            result: RefCell::new(None),
-            finished: std::cell::Cell::new(false),
-            joiner: RefCell::new(None),
-        });
-        let theirs = packet.clone();
-        let g = s.spawn(
-            self.name,
-            self.stack_size,
-            Box::new(move |no_stack| {
-                let result = run_entry(f, no_stack);
-                *theirs.result.borrow_mut() = Some(result);
-                theirs.finished.set(true);
-                let joiner = theirs.joiner.borrow_mut().take();
-                if let Some(joiner) = joiner {
-                    crate::runtime::try_scheduler()
-                        .expect("entries run inside run")
-                        .unpark(&joiner);
-                }
-            }),
-        );
-        Ok(JoinHandle {
-            packet,
-            id: g.id,
-            _not_send: PhantomData,
-        })
+        let g = s.spawn(self.name, self.stack_size, Packet::new(f));
+        Ok(JoinHandle { g })
     }
 }
 

@@ -6,15 +6,24 @@ use std::rc::Rc;
 
 use crate::coro::{Coroutine, Identity};
 
-/// A goroutine's entry: told `Some(error)` instead of being run when no stack
-/// could be mapped for it.
-pub(crate) type Entry = Box<dyn FnOnce(Option<std::io::Error>)>;
+/// What a goroutine runs, stored inline in its record (one allocation per
+/// goroutine: record, closure and result slot).
+pub(crate) trait Task {
+    /// Runs the goroutine's code on its own stack; `no_stack` instead says why
+    /// no stack could be mapped for it (then nothing runs). Called once.
+    fn run(&self, no_stack: Option<std::io::Error>);
 
-/// What a goroutine executes. The stack is taken from the pool when the
-/// goroutine first runs, not when it is spawned: goroutines waiting to start
-/// cost no stack memory, and a burst of short goroutines reuses one hot stack.
+    /// Drops the code of a goroutine that never ran (shutdown), so that its
+    /// captured values are dropped inside `run` like everything else.
+    fn discard(&self);
+}
+
+/// Where a goroutine's execution stands. The stack is taken from the pool
+/// when the goroutine first runs, not when it is spawned: goroutines waiting
+/// to start cost no stack memory, and a burst of short goroutines reuses one
+/// hot stack.
 pub(crate) enum Body {
-    NotStarted { entry: Entry, stack_size: usize },
+    NotStarted { stack_size: usize },
     Started(Coroutine),
     Finished,
 }
@@ -66,9 +75,10 @@ pub(crate) enum State {
     Dead,
 }
 
-/// One goroutine. Shared (`Rc`) by the scheduler's table, the run queue and
-/// whatever it waits on.
-pub(crate) struct G {
+/// One goroutine. Shared (`Rc`) by the scheduler's table, the run queue,
+/// whatever it waits on and its join handle, which sees `task` by its concrete
+/// type.
+pub(crate) struct G<E: ?Sized = dyn Task> {
     pub(crate) id: u64,
     pub(crate) name: Option<Box<str>>,
     pub(crate) state: Cell<State>,
@@ -84,10 +94,11 @@ pub(crate) struct G {
     /// Index in the scheduler's goroutine table.
     pub(crate) slot: Cell<usize>,
     pub(crate) body: RefCell<Body>,
+    pub(crate) task: E,
 }
 
-impl G {
-    pub(crate) fn new(id: u64, name: Option<String>, entry: Entry, stack_size: usize) -> G {
+impl<E> G<E> {
+    pub(crate) fn new(id: u64, name: Option<String>, stack_size: usize, task: E) -> G<E> {
         G {
             id,
             name: name.map(String::into_boxed_str),
@@ -97,10 +108,13 @@ impl G {
             timed_out: Cell::new(false),
             cancelled: Cell::new(false),
             slot: Cell::new(usize::MAX),
-            body: RefCell::new(Body::NotStarted { entry, stack_size }),
+            body: RefCell::new(Body::NotStarted { stack_size }),
+            task,
         }
     }
+}
 
+impl<E: ?Sized> G<E> {
     pub(crate) fn identity(&self) -> Identity<'_> {
         Identity {
             id: self.id,

@@ -33,9 +33,9 @@ use std::time::Duration;
 use crate::coro::{self, Coroutine, Resumed, StackKind};
 use crate::platform::{self, Idle, Platform};
 
-pub(crate) use goroutine::Entry;
-use goroutine::{Body, State, Table, G};
+use goroutine::{Body, State, Table};
 pub(crate) use goroutine::{GRef, WaitReason};
+pub(crate) use goroutine::{Task, G};
 use remote::{FutureWake, Remote};
 pub(crate) use timer::TimerAction;
 use timer::Timers;
@@ -203,23 +203,17 @@ impl Runtime {
         SCHEDULER.set(&scheduler);
         let _reset = ResetOnDrop;
 
-        let main_result = Rc::new(RefCell::new(None));
-        let slot = main_result.clone();
-        let main_g = scheduler.spawn(
+        let main = scheduler.spawn(
             Some("main".to_owned()),
             None,
-            Box::new(move |no_stack| {
-                *slot.borrow_mut() = Some(crate::spawn::run_entry(main, no_stack))
-            }),
+            crate::spawn::Packet::new(main),
         );
-        let outcome = scheduler.run_until_dead(&main_g);
+        let outcome = scheduler.run_until_dead(&(main.clone() as GRef));
         scheduler.teardown();
-        drop(main_g);
         if let Err(dump) = outcome {
             panic!("{dump}");
         }
-        let result = main_result.borrow_mut().take();
-        match result.expect("the main goroutine stored its result") {
+        match crate::spawn::Outcome::take_result(&main.task).expect("the main goroutine finished") {
             Ok(value) => value,
             Err(panic) => std::panic::resume_unwind(panic),
         }
@@ -236,16 +230,16 @@ impl Drop for ResetOnDrop {
 
 impl Scheduler {
     /// Creates a goroutine and queues it; its stack is mapped when it first runs.
-    pub(crate) fn spawn(
+    pub(crate) fn spawn<E: Task + 'static>(
         &self,
         name: Option<String>,
         stack_size: Option<usize>,
-        entry: Entry,
-    ) -> GRef {
+        task: E,
+    ) -> Rc<G<E>> {
         let stack_size = stack_size.map_or(self.stack_size, coro::round_to_page);
         let id = self.next_id.get();
         self.next_id.set(id + 1);
-        let g = Rc::new(G::new(id, name, entry, stack_size));
+        let g = Rc::new(G::new(id, name, stack_size, task));
         self.table.borrow_mut().insert(g.clone());
         self.runq.borrow_mut().push_back(g.clone());
         g
@@ -396,15 +390,19 @@ impl Scheduler {
 
     /// Gives a goroutine about to run for the first time its stack; if none can
     /// be mapped, its entry learns why instead of running.
-    fn start(&self, g: &G, body: &mut Body) {
-        let Body::NotStarted { entry, stack_size } = std::mem::replace(body, Body::Finished) else {
+    fn start(&self, g: &GRef, body: &mut Body) {
+        let Body::NotStarted { stack_size } = *body else {
             return;
         };
+        *body = Body::Finished;
         match coro::acquire(stack_size, self.stack_kind) {
             Ok(stack) => {
-                *body = Body::Started(Coroutine::new(stack, g.identity(), move || entry(None)))
+                let owner = g.clone();
+                *body = Body::Started(Coroutine::new(stack, g.identity(), move || {
+                    owner.task.run(None)
+                }))
             }
-            Err(error) => entry(Some(error)),
+            Err(error) => g.task.run(Some(error)),
         }
     }
 
@@ -500,7 +498,7 @@ impl Scheduler {
                 match body {
                     Body::Started(coro) => coro.into_stack(),
                     // Dropped here, on the scheduler's stack: the entry never ran.
-                    Body::NotStarted { entry, .. } => drop(entry),
+                    Body::NotStarted { .. } => g.task.discard(),
                     Body::Finished => {}
                 }
                 *self.current.borrow_mut() = None;
