@@ -271,6 +271,7 @@ fn future_whose_waker_is_dropped_unwoken_is_a_deadlock() {
 /// Recurses until the stack runs out. Each frame keeps a small buffer alive
 /// across the call (smaller than a guard page, so no frame can skip the guard)
 /// and `black_box` stops the compiler from turning this into a loop.
+#[allow(unconditional_recursion)] // the point: run out of stack
 fn recurse_forever(depth: u64) -> u64 {
     let frame = std::hint::black_box([depth; 16]);
     recurse_forever(depth + 1) + std::hint::black_box(frame)[3]
@@ -278,6 +279,7 @@ fn recurse_forever(depth: u64) -> u64 {
 
 /// As [`recurse_forever`], yielding at every level: on slab stacks the
 /// stack-pointer check at each switch sees the overflow.
+#[allow(unconditional_recursion)]
 fn recurse_forever_yielding(depth: u64) -> u64 {
     let frame = std::hint::black_box([depth; 16]);
     gosched::yield_now();
