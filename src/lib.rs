@@ -50,7 +50,7 @@ mod time;
 use std::time::Duration;
 
 pub use block_on::block_on;
-pub use runtime::Runtime;
+pub use runtime::{Program, Runtime};
 pub use spawn::{go, spawn, Builder, JoinHandle};
 pub use time::{now, sleep};
 

@@ -7,7 +7,7 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
-use crate::runtime::{scheduler, try_scheduler, GRef, Task, WaitReason, G};
+use crate::runtime::{any_scheduler, scheduler, try_scheduler, GRef, Task, WaitReason, G};
 
 /// Runs `f` and catches its panic, except the unwinding the runtime itself
 /// starts to tear a goroutine down at shutdown, which must go on.
@@ -215,13 +215,13 @@ impl Builder {
     ///
     /// # Panics
     ///
-    /// Outside a goroutine.
+    /// Outside [`run`](crate::run) (or [`Program::enter`](crate::Program::enter)).
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        let s = scheduler("gosched::go");
+        let s = any_scheduler("gosched::go");
         let g = s.spawn(self.name, self.stack_size, Packet::new(f));
         Ok(JoinHandle { g })
     }
@@ -234,8 +234,9 @@ impl Builder {
 ///
 /// # Panics
 ///
-/// Outside a goroutine. (A goroutine whose stack cannot be mapped fails as
-/// described at [`Builder::spawn`].)
+/// Outside [`run`](crate::run) (or [`Program::enter`](crate::Program::enter)).
+/// A goroutine whose stack cannot be mapped fails as described at
+/// [`Builder::spawn`].
 ///
 /// ```
 /// use std::rc::Rc;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::runtime::{scheduler, WaitReason};
+use crate::runtime::{any_scheduler, scheduler, WaitReason};
 
 /// The platform's monotonic clock (from an arbitrary origin fixed at
 /// [`run`](crate::run)). `std::time::Instant` does not work on every target
@@ -10,7 +10,7 @@ use crate::runtime::{scheduler, WaitReason};
 ///
 /// # Panics
 ///
-/// Outside a goroutine.
+/// Outside [`run`](crate::run) (or [`Program::enter`](crate::Program::enter)).
 ///
 /// ```
 /// gosched::run(|| {
@@ -19,7 +19,7 @@ use crate::runtime::{scheduler, WaitReason};
 /// });
 /// ```
 pub fn now() -> Duration {
-    scheduler("gosched::now").now()
+    any_scheduler("gosched::now").now()
 }
 
 /// Parks the calling goroutine for at least `duration`; the others keep

@@ -230,3 +230,79 @@ fn unguarded_stacks_run_many_goroutines() {
     });
     assert_eq!(n, 50_000 * 49_999 / 2);
 }
+
+/// A host-driven platform (like a JS event loop): idle means "return to host".
+struct HostLoop(std::time::Instant);
+
+impl gosched::platform::Platform for HostLoop {
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
+    fn before_idle(&mut self, _deadline: Option<Duration>) -> gosched::platform::Idle {
+        gosched::platform::Idle::ReturnToHost
+    }
+    fn unparker(&self) -> gosched::platform::Unparker {
+        gosched::platform::Unparker::noop()
+    }
+}
+
+#[test]
+fn host_drives_a_returning_platform_with_poll() {
+    use std::task::Poll;
+    let mut program = gosched::Runtime::new()
+        .platform(HostLoop(std::time::Instant::now()))
+        .start(|| {
+            let hs: Vec<_> = (0..3u64)
+                .map(|i| gosched::go(move || gosched::sleep(Duration::from_millis(10 * (i + 1)))))
+                .collect();
+            hs.into_iter().for_each(|h| h.join().unwrap());
+            "all slept"
+        });
+    let mut returns_to_host = 0;
+    let value = loop {
+        match program.poll() {
+            Poll::Ready(v) => break v,
+            Poll::Pending => {
+                returns_to_host += 1;
+                let deadline = program
+                    .next_deadline()
+                    .expect("a sleeper's timer is pending");
+                let now = program.enter(gosched::now);
+                std::thread::sleep(deadline.saturating_sub(now));
+            }
+        }
+    };
+    assert_eq!(value, "all slept");
+    assert!(
+        returns_to_host >= 3,
+        "each sleep ended in a return to the host"
+    );
+}
+
+#[test]
+fn host_callbacks_spawn_goroutines_between_polls() {
+    use std::task::Poll;
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    let mut program = gosched::Runtime::new()
+        .platform(HostLoop(std::time::Instant::now()))
+        .start(move || {
+            gosched::sleep(Duration::from_millis(20));
+            s.borrow_mut().push("main");
+        });
+    assert_eq!(program.poll(), Poll::Pending);
+    let s = seen.clone();
+    program.enter(|| gosched::go(move || s.borrow_mut().push("from host")));
+    while program.poll().is_pending() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(*seen.borrow(), ["from host", "main"]);
+}
+
+#[test]
+#[should_panic(expected = "returns to its host")]
+fn run_refuses_a_platform_that_returns_to_host() {
+    gosched::Runtime::new()
+        .platform(HostLoop(std::time::Instant::now()))
+        .run(|| gosched::sleep(Duration::from_millis(1)));
+}

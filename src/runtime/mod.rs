@@ -20,6 +20,7 @@
 //!    destructors run, as at a panic) and their stacks pooled; `run` returns.
 
 mod goroutine;
+mod program;
 pub(crate) mod remote;
 mod timer;
 
@@ -31,11 +32,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::coro::{self, Coroutine, Resumed, StackKind};
-use crate::platform::{self, Idle, Platform};
+use crate::platform::{Idle, Platform};
 
 use goroutine::{Body, State, Table};
 pub(crate) use goroutine::{GRef, WaitReason};
 pub(crate) use goroutine::{Task, G};
+pub use program::{Program, Runtime};
 use remote::{FutureWake, Remote};
 pub(crate) use timer::TimerAction;
 use timer::Timers;
@@ -48,6 +50,15 @@ const POLL_INTERVAL: u32 = 61;
 pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 type IdleHook = Box<dyn FnMut(Option<Duration>) -> bool>;
+
+/// Why the scheduling loop stopped.
+pub(crate) enum Stop {
+    MainReturned,
+    /// The platform asked to give control back to its host.
+    ReturnToHost,
+    /// Nothing can ever run again; the goroutine dump.
+    Deadlock(String),
+}
 
 pub(crate) struct Scheduler {
     runq: RefCell<VecDeque<GRef>>,
@@ -65,8 +76,33 @@ pub(crate) struct Scheduler {
 }
 
 thread_local! {
-    /// The scheduler of the `run` call active on this thread, or null.
+    /// The scheduler active on this thread (inside `run`, `Program::poll` or
+    /// `Program::enter`), or null.
     static SCHEDULER: Cell<*const Scheduler> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Makes a scheduler this thread's active scheduler until dropped.
+pub(crate) struct Enter<'a>(std::marker::PhantomData<&'a Scheduler>);
+
+impl<'a> Enter<'a> {
+    /// # Panics
+    ///
+    /// If a scheduler is already active on this thread.
+    pub(crate) fn new(scheduler: &'a Scheduler) -> Enter<'a> {
+        assert!(
+            try_scheduler().is_none(),
+            "gosched::run called inside a goroutine: there is one scheduler per thread, \
+             use gosched::go to start more goroutines"
+        );
+        SCHEDULER.set(scheduler);
+        Enter(std::marker::PhantomData)
+    }
+}
+
+impl Drop for Enter<'_> {
+    fn drop(&mut self) {
+        SCHEDULER.set(std::ptr::null());
+    }
 }
 
 /// The scheduler running on this thread, if any.
@@ -76,14 +112,14 @@ thread_local! {
 /// and `run` outlives all of them.
 pub(crate) fn try_scheduler() -> Option<&'static Scheduler> {
     let ptr = SCHEDULER.get();
-    // SAFETY: SCHEDULER is non-null only while the `run` frame that owns the
-    // scheduler is live on this thread (set after construction, reset by a
-    // guard before it is dropped), and all code that can observe the pointer
-    // runs nested inside that frame.
+    // SAFETY: SCHEDULER is non-null only while an `Enter` guard lives, which
+    // borrows the scheduler (so it can neither move nor be dropped), and all
+    // code that can observe the pointer runs nested inside the guard's scope.
     unsafe { ptr.as_ref() }
 }
 
-/// The running scheduler; `what` names the operation in the panic message.
+/// The running scheduler, for an operation that may block; `what` names it in
+/// the panic message.
 #[track_caller]
 pub(crate) fn scheduler(what: &str) -> &'static Scheduler {
     match try_scheduler() {
@@ -92,102 +128,23 @@ pub(crate) fn scheduler(what: &str) -> &'static Scheduler {
     }
 }
 
-/// Configures and starts a scheduler: the platform, default stack size and
-/// stack kind. [`crate::run`] is `Runtime::new().run(f)`.
-///
-/// ```
-/// let answer = gosched::Runtime::new().stack_size(64 * 1024).run(|| 6 * 7);
-/// assert_eq!(answer, 42);
-/// ```
-pub struct Runtime {
-    platform: Option<Box<dyn Platform>>,
-    stack_size: usize,
-    stack_kind: StackKind,
+/// The scheduler of this thread, for an operation that never blocks (spawning,
+/// non-blocking channel operations): also usable from host callbacks inside
+/// [`Program::enter`].
+#[track_caller]
+pub(crate) fn any_scheduler(what: &str) -> &'static Scheduler {
+    try_scheduler().unwrap_or_else(|| {
+        panic!("gosched: {what} must be called inside gosched::run (or Program::enter)")
+    })
 }
 
-impl Default for Runtime {
-    fn default() -> Self {
-        Runtime::new()
-    }
-}
-
-impl std::fmt::Debug for Runtime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("stack_size", &self.stack_size)
-            .field("stack_kind", &self.stack_kind)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Runtime {
-    /// The target's default platform, 256 KiB guarded stacks.
-    pub fn new() -> Runtime {
-        Runtime {
-            platform: None,
-            stack_size: DEFAULT_STACK_SIZE,
-            stack_kind: StackKind::Guarded,
-        }
-    }
-
-    /// Runs on `platform` instead of the target's default.
-    pub fn platform(mut self, platform: impl Platform) -> Runtime {
-        self.platform = Some(Box::new(platform));
-        self
-    }
-
-    /// Default stack size of goroutines (rounded up to whole pages);
-    /// [`Builder::stack_size`](crate::Builder::stack_size) overrides it per goroutine.
-    pub fn stack_size(mut self, bytes: usize) -> Runtime {
-        self.stack_size = bytes;
-        self
-    }
-
-    /// Carves goroutine stacks from shared slabs instead of giving each its own
-    /// guard-paged mapping, so that a process can hold a million goroutines
-    /// (guarded stacks stop near 32k at Linux's default `vm.max_map_count`).
-    /// An overflow is detected at the goroutine's next switch by a canary at
-    /// the bottom of its stack and aborts the process with a message.
-    ///
-    /// # Safety
-    ///
-    /// No goroutine may use more stack than it was given: without a guard page,
-    /// an overflow writes into the neighbouring stack before the canary check
-    /// can see it, and the code that runs in between sees corrupted memory.
-    ///
-    /// ```
-    /// // SAFETY: these goroutines use a few hundred bytes of their 16 KiB.
-    /// let rt = unsafe { gosched::Runtime::new().stack_size(16 * 1024).unguarded_stacks() };
-    /// let n = rt.run(|| {
-    ///     let hs: Vec<_> = (0..1000).map(|i| gosched::go(move || i)).collect();
-    ///     hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
-    /// });
-    /// assert_eq!(n, 499_500);
-    /// ```
-    pub unsafe fn unguarded_stacks(mut self) -> Runtime {
-        self.stack_kind = StackKind::Slab;
-        self
-    }
-
-    /// Runs `main` as the main goroutine on this thread and returns its value
-    /// once it returns; goroutines still alive then are unwound, as Go abandons
-    /// them at exit.
-    ///
-    /// # Panics
-    ///
-    /// When called inside a goroutine; when every goroutine is blocked and
-    /// nothing can wake them (the message lists each goroutine and what it
-    /// waits for); and with the main goroutine's panic if it panics.
-    pub fn run<T: 'static>(self, main: impl FnOnce() -> T + 'static) -> T {
-        assert!(
-            try_scheduler().is_none(),
-            "gosched::run called inside a goroutine: there is one scheduler per thread, \
-             use gosched::go to start more goroutines"
-        );
-        #[cfg(not(target_arch = "wasm32"))]
-        crate::coro::install_overflow_handler();
-        let platform = self.platform.unwrap_or_else(platform::default_platform);
-        let scheduler = Scheduler {
+impl Scheduler {
+    pub(crate) fn new(
+        platform: Box<dyn Platform>,
+        stack_size: usize,
+        stack_kind: StackKind,
+    ) -> Scheduler {
+        Scheduler {
             runq: RefCell::new(VecDeque::new()),
             current: RefCell::new(None),
             table: RefCell::new(Table::default()),
@@ -197,38 +154,11 @@ impl Runtime {
             platform: RefCell::new(platform),
             futures: RefCell::new(Vec::new()),
             idle_hook: RefCell::new(None),
-            stack_size: coro::round_to_page(self.stack_size),
-            stack_kind: self.stack_kind,
-        };
-        SCHEDULER.set(&scheduler);
-        let _reset = ResetOnDrop;
-
-        let main = scheduler.spawn(
-            Some("main".to_owned()),
-            None,
-            crate::spawn::Packet::new(main),
-        );
-        let outcome = scheduler.run_until_dead(&(main.clone() as GRef));
-        scheduler.teardown();
-        if let Err(dump) = outcome {
-            panic!("{dump}");
-        }
-        match crate::spawn::Outcome::take_result(&main.task).expect("the main goroutine finished") {
-            Ok(value) => value,
-            Err(panic) => std::panic::resume_unwind(panic),
+            stack_size: coro::round_to_page(stack_size),
+            stack_kind,
         }
     }
-}
 
-struct ResetOnDrop;
-
-impl Drop for ResetOnDrop {
-    fn drop(&mut self) {
-        SCHEDULER.set(std::ptr::null());
-    }
-}
-
-impl Scheduler {
     /// Creates a goroutine and queues it; its stack is mapped when it first runs.
     pub(crate) fn spawn<E: Task + 'static>(
         &self,
@@ -335,9 +265,8 @@ impl Scheduler {
         }
     }
 
-    /// The loop of steps 2-6, until `main` is dead. `Err` carries the
-    /// deadlock report.
-    fn run_until_dead(&self, main: &GRef) -> Result<(), String> {
+    /// The loop of steps 2-6, until `main` is dead or the loop must stop.
+    pub(crate) fn run_until_dead(&self, main: &GRef) -> Stop {
         let mut since_poll = 0u32;
         loop {
             let next = self.runq.borrow_mut().pop_front();
@@ -345,7 +274,7 @@ impl Scheduler {
                 Some(g) => {
                     self.switch_to(g);
                     if main.state.get() == State::Dead {
-                        return Ok(());
+                        return Stop::MainReturned;
                     }
                     since_poll += 1;
                     if since_poll >= POLL_INTERVAL {
@@ -356,7 +285,9 @@ impl Scheduler {
                 None => {
                     self.poll_events();
                     if self.runq.borrow().is_empty() {
-                        self.idle()?;
+                        if let Some(stop) = self.idle() {
+                            return stop;
+                        }
                     }
                 }
             }
@@ -439,8 +370,8 @@ impl Scheduler {
         }
     }
 
-    /// Step 6. `Err` is the deadlock report.
-    fn idle(&self) -> Result<(), String> {
+    /// Step 6. `None`: go on scheduling.
+    fn idle(&self) -> Option<Stop> {
         let deadline = self.timers.borrow_mut().purge_and_next_deadline();
         let hook = self.idle_hook.borrow_mut().take();
         if let Some(mut hook) = hook {
@@ -451,7 +382,7 @@ impl Scheduler {
                 *slot = Some(hook);
             }
             if busy {
-                return Ok(());
+                return None;
             }
         }
         let waiting = deadline.is_some()
@@ -459,15 +390,17 @@ impl Scheduler {
             || self.futures.borrow().iter().any(|f| f.may_be_woken())
             || self.platform.borrow().has_event_sources();
         if !waiting {
-            return Err(self.deadlock_report());
+            return Some(Stop::Deadlock(self.deadlock_report()));
         }
         match self.platform.borrow_mut().before_idle(deadline) {
-            Idle::Resume => Ok(()),
-            Idle::ReturnToHost => panic!(
-                "gosched::run: this platform returns to its host when idle; \
-                 start the runtime through the host's entry point instead of run()"
-            ),
+            Idle::Resume => None,
+            Idle::ReturnToHost => Some(Stop::ReturnToHost),
         }
+    }
+
+    /// The earliest live timer deadline, on the platform clock.
+    pub(crate) fn next_deadline(&self) -> Option<Duration> {
+        self.timers.borrow_mut().purge_and_next_deadline()
     }
 
     fn deadlock_report(&self) -> String {
@@ -483,7 +416,7 @@ impl Scheduler {
 
     /// Step 7: unwinds every goroutine still alive. Their destructors may wake
     /// or even spawn others; those are unwound in turn (never run).
-    fn teardown(&self) {
+    pub(crate) fn teardown(&self) {
         loop {
             self.runq.borrow_mut().clear();
             let victims: Vec<GRef> = self.table.borrow().iter().cloned().collect();
