@@ -157,6 +157,9 @@ impl<T> JoinHandle<T> {
     }
 }
 
+// Goroutines belong to the thread whose scheduler runs them.
+static_assertions::assert_not_impl_any!(JoinHandle<u8>: Send, Sync);
+
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")

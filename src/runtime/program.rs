@@ -228,6 +228,9 @@ impl<T> Program<T> {
     }
 }
 
+// The scheduler is per thread: a program must be polled where it started.
+static_assertions::assert_not_impl_any!(Program<u8>: Send, Sync);
+
 impl<T> Drop for Program<T> {
     fn drop(&mut self) {
         self.shut_down();

@@ -79,6 +79,10 @@ impl FutureWake {
     }
 }
 
+// Wakers cross threads; the queue they feed is the only shared state.
+static_assertions::assert_impl_all!(FutureWake: Send, Sync);
+static_assertions::assert_impl_all!(std::task::Waker: Send, Sync);
+
 impl Wake for FutureWake {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
