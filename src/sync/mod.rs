@@ -1,1 +1,62 @@
-//! Goroutine-aware synchronisation: waiters park, never spin.
+//! Goroutine-aware synchronisation: Go's `sync` package with std's shapes.
+//!
+//! | type | Go | parks as |
+//! |---|---|---|
+//! | [`Mutex<T>`] | `sync.Mutex` | `[mutex]` |
+//! | [`RwLock<T>`] | `sync.RWMutex` | `[rwlock]` |
+//! | [`WaitGroup`] | `sync.WaitGroup` | `[waitgroup]` |
+//! | [`Once`] | `sync.Once` | `[once]` |
+//! | [`Semaphore`] | `x/sync/semaphore` | `[semaphore]` |
+//! | [`Cond`] | `sync.Cond` | `[cond]` |
+//!
+//! A goroutine that has to wait parks: the scheduler runs the others, and the
+//! deadlock dump shows what it waits for (the right-hand column). Nothing
+//! spins or blocks the thread.
+//!
+//! Waiters are served in arrival order by hand-off: releasing a lock or a
+//! permit gives it directly to the first waiter, so a goroutine that releases
+//! and asks again cannot overtake those already waiting.
+//!
+//! # Threads
+//!
+//! All goroutines of a [`run`](crate::run) share one thread, so none of these
+//! types is `Send` or `Sync`: share them between goroutines with an
+//! [`Rc`](std::rc::Rc) (a [`WaitGroup`] is one already), and use
+//! `std::sync` between threads.
+//!
+//! # Panics
+//!
+//! There is no poisoning: a guard dropped while its goroutine panics releases
+//! the lock, and the other goroutines go on. Calls that have to wait panic
+//! outside a goroutine; uncontended ones work anywhere and never allocate.
+//!
+//! ```
+//! use std::rc::Rc;
+//! use gosched::sync::{Mutex, WaitGroup};
+//!
+//! gosched::run(|| {
+//!     let total = Rc::new(Mutex::new(0u64));
+//!     let wg = WaitGroup::new();
+//!     for i in 1..=100 {
+//!         let total = total.clone();
+//!         wg.go(move || *total.lock() += i);
+//!     }
+//!     wg.wait();
+//!     assert_eq!(*total.lock(), 5050);
+//! });
+//! ```
+
+mod cond;
+mod mutex;
+mod once;
+mod rwlock;
+mod semaphore;
+mod waitgroup;
+mod waitqueue;
+
+pub use cond::Cond;
+pub use mutex::{Mutex, MutexGuard};
+pub use once::Once;
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphorePermit};
+pub use waitgroup::WaitGroup;
