@@ -13,8 +13,13 @@
 //!       |  guard page       |  PROT_NONE:     |  canary words     |  checked at
 //!       |                   |  fault = overflow                   |  every switch
 //!  low  +-------------------+ <- limit        +-------------------+ <- limit
-//!                                             |  next stack ...   |
+//!                                             |  stack below ...  |
 //! ```
+//!
+//! Slab stacks are shifted half a page, so that the page holding a canary is
+//! also the page holding the first-used top of the stack below: a goroutine
+//! that needs under half a page of stack costs one resident page, as with
+//! guarded stacks.
 //!
 //! A guarded stack costs two kernel mappings (the guard splits the VMA), and
 //! `vm.max_map_count` (65,530 by default on Linux) caps a process near 32k of
@@ -252,7 +257,8 @@ impl Pool {
     }
 
     fn new_slab_chunk(&mut self, size: usize) -> io::Result<()> {
-        let total = size * SLAB_CHUNK_STACKS;
+        // One spare page for the half-page shift below.
+        let total = size * SLAB_CHUNK_STACKS + page_size();
         // SAFETY: as in `Stack::new_guarded`.
         let ptr = unsafe {
             libc::mmap(
@@ -269,8 +275,12 @@ impl Pool {
         }
         self.chunks.push((ptr as usize, total));
         let bucket = self.bucket(size, StackKind::Slab);
+        // Stacks start half a page into the chunk, so each canary shares its
+        // page with the top (first used) half page of the stack below it: a
+        // goroutine that stays within half a page touches one page, not two.
+        let shift = page_size() / 2;
         for i in 0..SLAB_CHUNK_STACKS {
-            let limit = ptr as usize + i * size;
+            let limit = ptr as usize + shift + i * size;
             let stack = Stack {
                 limit,
                 base: limit + size,
