@@ -66,6 +66,10 @@ impl<K: Copy> WaitQueue<K> {
 
     /// `wake_one` for every waiter.
     pub(super) fn wake_all(&self) {
+        // Cheap exit: `WaitGroup::add` calls this at every return to zero.
+        if self.is_empty() {
+            return;
+        }
         // Holding the borrow is fine: unpark only queues, it never switches.
         for entry in self.entries.borrow_mut().drain(..) {
             unpark(&entry.g);
