@@ -46,6 +46,41 @@
 //! });
 //! ```
 
+/// Gives a guard type (with a `value` field that derefs to `T`) `Deref`,
+/// `Debug` and `Display` to its value, and `DerefMut` with `mut`.
+macro_rules! guard_access {
+    ($guard:ident) => {
+        impl<T: ?Sized> std::ops::Deref for $guard<'_, T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                &self.value
+            }
+        }
+
+        impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for $guard<'_, T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&*self.value, f)
+            }
+        }
+
+        impl<T: ?Sized + std::fmt::Display> std::fmt::Display for $guard<'_, T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&*self.value, f)
+            }
+        }
+    };
+    ($guard:ident, mut) => {
+        guard_access!($guard);
+
+        impl<T: ?Sized> std::ops::DerefMut for $guard<'_, T> {
+            fn deref_mut(&mut self) -> &mut T {
+                &mut self.value
+            }
+        }
+    };
+}
+use guard_access;
+
 mod cond;
 mod mutex;
 mod once;

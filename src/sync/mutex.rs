@@ -2,7 +2,6 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 
 use super::waitqueue::WaitQueue;
 use crate::runtime::WaitReason;
@@ -229,30 +228,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     }
 }
 
-impl<T: ?Sized> Deref for MutexGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.value
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.value, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.value, f)
-    }
-}
+super::guard_access!(MutexGuard, mut);
 
 #[cfg(test)]
 mod tests {

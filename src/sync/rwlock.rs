@@ -2,7 +2,6 @@
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 
 use super::waitqueue::WaitQueue;
 use crate::runtime::WaitReason;
@@ -293,37 +292,8 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
     _held: Held<'a, T>,
 }
 
-impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.value
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.value, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.value, f)
-    }
-}
+super::guard_access!(RwLockReadGuard);
+super::guard_access!(RwLockWriteGuard, mut);
 
 #[cfg(test)]
 mod tests {
