@@ -203,6 +203,45 @@ fn deadlock_is_reported_after_timers_run_out() {
 }
 
 #[test]
+fn deadlock_of_two_goroutines_taking_two_mutexes_in_opposite_order() {
+    let Some(out) = child(
+        "deadlock_of_two_goroutines_taking_two_mutexes_in_opposite_order",
+        || {
+            use gosched::sync::Mutex;
+            use std::rc::Rc;
+            gosched::run(|| {
+                let (a, b) = (Rc::new(Mutex::new(())), Rc::new(Mutex::new(())));
+                let take = |first: Rc<Mutex<()>>, second: Rc<Mutex<()>>, name: &str| {
+                    gosched::Builder::new()
+                        .name(name.into())
+                        .spawn(move || {
+                            let _first = first.lock();
+                            gosched::yield_now(); // let the other take its first
+                            let _second = second.lock();
+                        })
+                        .unwrap()
+                };
+                let ab = take(a.clone(), b.clone(), "a then b");
+                let ba = take(b, a, "b then a");
+                ab.join().unwrap();
+                ba.join().unwrap();
+            });
+        },
+    ) else {
+        return;
+    };
+    out.assert_panicked();
+    assert_eq!(
+        out.deadlock_dump(),
+        [
+            r#"goroutine 1 "main" [join]"#,
+            r#"goroutine 2 "a then b" [mutex]"#,
+            r#"goroutine 3 "b then a" [mutex]"#,
+        ]
+    );
+}
+
+#[test]
 fn future_whose_waker_another_thread_holds_is_not_a_deadlock() {
     let Some(out) = child(
         "future_whose_waker_another_thread_holds_is_not_a_deadlock",
