@@ -15,7 +15,8 @@
 //! B1/B1b keep up to 100k goroutines alive: guarded stacks need two kernel
 //! mappings each and stop near 32k (vm.max_map_count), so they run on slab
 //! (unguarded) stacks of [`B1_STACK`] bytes. All others use the default runtime
-//! (guarded 256 KiB stacks).
+//! (guarded 256 KiB stacks). B1s is gosched's own addition: B1 where every
+//! goroutine yields once, so that all 100k hold a stack at the same time.
 
 use std::time::{Duration, Instant};
 
@@ -114,8 +115,8 @@ fn cold_with_rss(a: &Args, bench: &str, tasks: usize, f: impl FnOnce() -> Durati
 
 /// A runtime on unguarded slab stacks of [`B1_STACK`] bytes.
 fn slab_runtime() -> Runtime {
-    // SAFETY: the B1 goroutines run an empty closure plus gosched's join
-    // bookkeeping: well under 8 KiB of their 64 KiB stacks.
+    // SAFETY: the B1 goroutines run an empty closure or one yield, plus
+    // gosched's join bookkeeping: well under 8 KiB of their 64 KiB stacks.
     unsafe { Runtime::new().stack_size(B1_STACK).unguarded_stacks() }
 }
 
@@ -123,11 +124,14 @@ fn slab_runtime() -> Runtime {
 
 /// B1: spawn N goroutines with an empty body, then join every handle in order.
 /// B1b: the same N spawns in `batches` batches.
-fn b1(batches: usize) -> Duration {
+/// B1s (gosched only, `body` = yield): every goroutine yields once, so all N
+/// hold a stack at the same time (a goroutine gets its stack when it first
+/// runs, so in B1 they run one after another on one pooled stack).
+fn b1(batches: usize, body: fn()) -> Duration {
     let per = N_SPAWN / batches;
     let t = Instant::now();
     for _ in 0..batches {
-        let hs: Vec<_> = (0..per).map(|_| gosched::go(|| ())).collect();
+        let hs: Vec<_> = (0..per).map(|_| gosched::go(body)).collect();
         for h in hs {
             h.join().unwrap();
         }
@@ -165,9 +169,10 @@ fn b6() -> Duration {
     t.elapsed()
 }
 
-/// B1 and B1b: RSS of the cold run, then warm repetitions (no extra warm-up).
-fn run_b1(a: &Args, name: &str, batches: usize) {
-    let cold = cold_with_rss(a, name, N_SPAWN, || slab_runtime().run(move || b1(batches)));
+/// B1, B1b, B1s: RSS of the cold run, then warm repetitions (no extra warm-up).
+fn run_b1(a: &Args, name: &str, batches: usize, body: fn()) {
+    let run = move || slab_runtime().run(move || b1(batches, body));
+    let cold = cold_with_rss(a, name, N_SPAWN, run);
     emit(
         &a.system,
         name,
@@ -176,8 +181,7 @@ fn run_b1(a: &Args, name: &str, batches: usize) {
         "ns",
     );
     for _ in 0..a.reps {
-        let d = slab_runtime().run(move || b1(batches));
-        emit(&a.system, name, "ns_per_task", ns_per(d, N_SPAWN), "ns");
+        emit(&a.system, name, "ns_per_task", ns_per(run(), N_SPAWN), "ns");
     }
 }
 
@@ -204,8 +208,9 @@ fn run_b6(a: &Args) {
 
 /// Every benchmark, in the anchors' order.
 const BENCHES: &[(&str, fn(&Args))] = &[
-    ("B1", |a| run_b1(a, "B1", 1)),
-    ("B1b", |a| run_b1(a, "B1b", 10)),
+    ("B1", |a| run_b1(a, "B1", 1, || ())),
+    ("B1b", |a| run_b1(a, "B1b", 10, || ())),
+    ("B1s", |a| run_b1(a, "B1s", 1, gosched::yield_now)),
     ("B5", |a| {
         timed(a, "B5", "ns_per_yield", 2 * N_YIELD, || gosched::run(b5))
     }),
