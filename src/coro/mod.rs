@@ -9,20 +9,33 @@
 //!   frames (running their destructors) if it has not finished;
 //! * `suspend()`: called on a coroutine's stack, switch back to its resumer.
 //!
-//! Backends live in their own files behind this one cfg ladder.
-
-mod stack;
+//! Backends live in their own files behind this one cfg ladder: native
+//! (corosensei on mmap'd stacks, `native.rs`, `stack.rs`, `overflow.rs`) and
+//! wasm32 (Binaryen Asyncify on heap stacks, `asyncify.rs`, `wasm_stack.rs`).
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
 mod overflow;
+#[cfg(not(target_arch = "wasm32"))]
+mod stack;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use native::{in_coroutine, suspend, Coroutine};
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use overflow::install as install_overflow_handler;
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use stack::{acquire, round_to_page, StackKind};
+
+#[cfg(target_arch = "wasm32")]
+mod asyncify;
+#[cfg(target_arch = "wasm32")]
+mod wasm_stack;
+
+#[cfg(target_arch = "wasm32")]
+pub(crate) use asyncify::{in_coroutine, suspend, Coroutine};
+#[cfg(target_arch = "wasm32")]
+pub(crate) use wasm_stack::{acquire, round_to_page, StackKind};
 
 /// What the overflow report says about the goroutine on a stack.
 #[derive(Clone, Copy)]

@@ -24,6 +24,10 @@ use std::time::Duration;
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::NativePlatform;
+#[cfg(all(target_os = "wasi", target_env = "p1"))]
+mod wasip1;
+#[cfg(all(target_os = "wasi", target_env = "p1"))]
+pub use wasip1::Wasip1Platform;
 
 /// What [`Platform::before_idle`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,5 +144,9 @@ pub fn default_platform() -> Box<dyn Platform> {
     #[cfg(not(target_arch = "wasm32"))]
     {
         Box::new(NativePlatform::new())
+    }
+    #[cfg(all(target_os = "wasi", target_env = "p1"))]
+    {
+        Box::new(Wasip1Platform::new())
     }
 }

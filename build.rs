@@ -1,0 +1,16 @@
+//! Links the wasm32 stack-switch assembly (asm/wasm32/) on wasm32 targets.
+//!
+//! The archive is prebuilt and committed so that users need no clang;
+//! asm/wasm32/rebuild.sh re-assembles it from switch.S. Native targets link
+//! nothing here.
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=asm/wasm32/libgosched_switch.a");
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    if arch == "wasm32" {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("asm/wasm32");
+        println!("cargo:rustc-link-search=native={}", dir.display());
+        println!("cargo:rustc-link-lib=static=gosched_switch");
+    }
+}

@@ -1,0 +1,226 @@
+//! wasm32 backend: stackful coroutines on Binaryen's Asyncify.
+//!
+//! wasm has no instruction that switches stacks. Asyncify (a `wasm-opt` pass
+//! run after linking, see tools/wasm-run) rewrites every function that may be
+//! on the stack when a goroutine suspends, so that it can save its locals to a
+//! buffer and return ("unwind"), and later be re-entered and restore them
+//! ("rewind"). What remains to switch is LLVM's shadow stack, the
+//! `__stack_pointer` global, which stable Rust cannot write: that is the
+//! assembly in asm/wasm32/switch.S.
+//!
+//! A switch, step by step:
+//!
+//! 1. The scheduler calls [`Coroutine::resume`] → `gosched_asyncify_resume`
+//!    (asm), which saves the scheduler's stack pointer, installs the
+//!    goroutine's, starts a rewind if the goroutine is suspended, and calls
+//!    its [`entry`] through the function table.
+//! 2. The goroutine runs until it calls [`suspend`]. That sets up the
+//!    Asyncify buffer right below its live frames and calls
+//!    `gosched_asyncify_suspend` (asm), which starts the unwind: every
+//!    instrumented frame saves itself and returns, back into
+//!    `gosched_asyncify_resume`.
+//! 3. There, the unwind is stopped, the goroutine's stack pointer saved and
+//!    the scheduler's restored.
+//! 4. Resuming it again rewinds: the frames are re-entered down to
+//!    `gosched_asyncify_suspend`, which stops the rewind and returns.
+//!
+//! Invariants: only the scheduler (never a goroutine) resumes a coroutine, so
+//! Asyncify's single global state never nests; `gosched_asyncify_suspend` is
+//! never inlined before the Asyncify pass (wasm-opt `--no-inline`), since its
+//! caller would then be uninstrumented and re-run from its start on a rewind.
+//!
+//! wasm has `panic = "abort"`: a coroutine that is dropped unfinished cannot
+//! be unwound, so its frames are abandoned (what they own is leaked).
+
+use std::cell::Cell;
+use std::io::Write as _;
+use std::ptr;
+
+use super::wasm_stack::{self, Stack, RED_ZONE};
+use super::{Identity, Resumed};
+
+/// `Ctx::state` values, shared with asm/wasm32/switch.S.
+const RUNNING: u32 = 0;
+const SUSPENDED: u32 = 1;
+const DONE: u32 = 2;
+/// The last unwind wrote past the end of the Asyncify buffer.
+const BUFFER_OVERFLOW: u32 = 3;
+
+/// What the assembly reads and writes, at fixed offsets.
+#[repr(C)]
+struct Switch {
+    /// Function table index of [`entry`].
+    entry: u32,
+    /// The shadow stack pointer while switched out.
+    sp: u32,
+    state: u32,
+    /// Asyncify's data record: next free byte and end of the buffer.
+    data_cur: u32,
+    data_end: u32,
+}
+
+/// A coroutine's context; boxed, so it stays in place for the coroutine's
+/// lifetime. `switch` comes first: a `*mut Switch` to it is a `*mut Ctx`.
+#[repr(C)]
+struct Ctx {
+    switch: Switch,
+    /// Lowest usable address of the stack (above the canary).
+    bottom: usize,
+    /// Set by a suspend whose stack pointer was in the red zone.
+    overflowed: bool,
+    body: Option<Box<dyn FnOnce()>>,
+}
+
+extern "C" {
+    /// asm/wasm32/switch.S: runs the coroutine until it suspends or returns.
+    fn gosched_asyncify_resume(switch: *mut Switch);
+    /// asm/wasm32/switch.S: starts the unwind, or ends the rewind.
+    fn gosched_asyncify_suspend(switch: *mut Switch);
+}
+
+thread_local! {
+    /// The context of the coroutine running on this thread; null on the
+    /// thread's own stack. (wasm32-wasip1 has one thread: this is a static.)
+    static CURRENT: Cell<*mut Ctx> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// The first (and, through rewinds, every) frame of a coroutine.
+extern "C" fn entry(switch: *mut Switch) {
+    let ctx = switch.cast::<Ctx>();
+    // SAFETY: `ctx` is the live, boxed context `gosched_asyncify_resume` was
+    // given; its body is taken exactly once, here, on the first resume (a
+    // rewind restores this frame past this point).
+    let body = unsafe { (*ctx).body.take() }.expect("a coroutine starts once");
+    body();
+    // SAFETY: as above; the context outlives every resume.
+    unsafe { (*ctx).switch.state = DONE };
+}
+
+/// A goroutine's execution context.
+pub(crate) struct Coroutine {
+    ctx: Box<Ctx>,
+    stack: Stack,
+    id: u64,
+    /// The goroutine's name (it lives in the goroutine record, which outlives
+    /// the coroutine).
+    name: Option<(*const u8, usize)>,
+}
+
+impl Coroutine {
+    /// `who.name` must outlive the coroutine.
+    pub(crate) fn new(stack: Stack, who: Identity<'_>, body: impl FnOnce() + 'static) -> Coroutine {
+        let entry: extern "C" fn(*mut Switch) = entry;
+        let ctx = Box::new(Ctx {
+            switch: Switch {
+                // On wasm a function pointer is its index in the function table.
+                entry: entry as usize as u32,
+                sp: stack.top() as u32,
+                state: RUNNING,
+                data_cur: 0,
+                data_end: 0,
+            },
+            bottom: stack.bottom(),
+            overflowed: false,
+            body: Some(Box::new(body)),
+        });
+        Coroutine {
+            ctx,
+            stack,
+            id: who.id,
+            name: who.name.map(|n| (n.as_ptr(), n.len())),
+        }
+    }
+
+    /// Runs the coroutine until it suspends or returns.
+    #[inline]
+    pub(crate) fn resume(&mut self) -> Resumed {
+        let ctx: *mut Ctx = &mut *self.ctx;
+        CURRENT.set(ctx);
+        // SAFETY: `ctx` is boxed and stays in place while the coroutine
+        // exists; its `sp` lies in `self.stack`, which the coroutine owns; its
+        // state says whether to start or rewind. The scheduler is on its own
+        // stack (CURRENT was null), so Asyncify is not mid-unwind or rewind.
+        unsafe { gosched_asyncify_resume(ctx.cast()) };
+        CURRENT.set(ptr::null_mut());
+        let state = self.ctx.switch.state;
+        if self.ctx.overflowed || state == BUFFER_OVERFLOW || !self.stack.canary_intact() {
+            self.report_overflow_and_abort();
+        }
+        debug_assert!(state == SUSPENDED || state == DONE);
+        if state == DONE {
+            Resumed::Finished
+        } else {
+            Resumed::Suspended
+        }
+    }
+
+    /// Returns the stack to the pool. A coroutine that never ran drops its
+    /// body; one suspended mid-way is abandoned: wasm cannot unwind it, so
+    /// the destructors of its live frames never run.
+    pub(crate) fn into_stack(mut self) {
+        drop(self.ctx.body.take());
+        wasm_stack::release(self.stack);
+    }
+
+    #[cold]
+    fn report_overflow_and_abort(&self) -> ! {
+        // Plain writes, no allocation: the heap below the stack may be damaged.
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\nfatal error: stack overflow in goroutine {}",
+            self.id
+        );
+        if let Some((ptr, len)) = self.name {
+            // SAFETY: the name outlives the coroutine (see `new`).
+            let name = unsafe { std::slice::from_raw_parts(ptr, len) };
+            let _ = err.write_all(b" \"");
+            let _ = err.write_all(name);
+            let _ = err.write_all(b"\"");
+        }
+        let _ = writeln!(
+            err,
+            " (stack size {} KiB; give it a larger stack with gosched::Builder::stack_size)",
+            self.stack.size() / 1024
+        );
+        drop(err);
+        std::process::abort()
+    }
+}
+
+/// Whether the caller runs on a goroutine's stack.
+#[inline]
+pub(crate) fn in_coroutine() -> bool {
+    !CURRENT.get().is_null()
+}
+
+/// Switches from the running coroutine back to the scheduler; returns when the
+/// scheduler resumes it.
+///
+/// Asyncify instruments this function: on the rewind it skips straight back
+/// into `gosched_asyncify_suspend`, so the set-up below runs only on the way
+/// out (the state check keeps it so if wasm-opt inlines the assembly here).
+///
+/// # Panics
+///
+/// When called on a thread's own stack (not inside a goroutine).
+#[inline(never)]
+pub(crate) fn suspend() {
+    let ctx = CURRENT.get();
+    assert!(!ctx.is_null(), "gosched: cannot block outside a goroutine");
+    let marker = 0u8;
+    let sp = std::hint::black_box(&marker) as *const u8 as usize;
+    // SAFETY: CURRENT is the context of the coroutine running on this stack
+    // (set by `resume` around the switch into it), boxed and alive.
+    unsafe {
+        if (*ctx).switch.state == RUNNING {
+            let bottom = (*ctx).bottom;
+            // Nearly out of stack: unwind into what is left (the resumer
+            // reports the overflow), never into memory below the stack.
+            (*ctx).overflowed = sp < bottom + RED_ZONE;
+            (*ctx).switch.data_cur = bottom as u32;
+            (*ctx).switch.data_end = (sp & !15).saturating_sub(16).max(bottom) as u32;
+        }
+        gosched_asyncify_suspend(ctx.cast());
+    }
+}

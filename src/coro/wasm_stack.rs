@@ -1,0 +1,185 @@
+//! Goroutine stacks on wasm32: heap allocations, pooled per size.
+//!
+//! Linear memory has no guard pages, so each stack is one allocation laid out
+//! as
+//!
+//! ```text
+//!  low  +--------------------+ <- ptr
+//!       | canary (16 B)      |  checked after every switch
+//!       +--------------------+ <- bottom
+//!       | red zone           |  a suspend with SP in here reports overflow
+//!       +--------------------+ <- bottom + RED_ZONE
+//!       | Asyncify buffer -> |  saved frames, only while suspended
+//!       |        ...         |
+//!       | <- shadow stack    |  grows down from the top
+//!  high +--------------------+ <- top
+//! ```
+//!
+//! The Asyncify buffer and the shadow stack share the space: when a goroutine
+//! suspends, its buffer may use everything below its live frames.
+//! Both [`StackKind`]s get this layout; there is nothing to guard with.
+
+use std::alloc::{self, Layout};
+use std::cell::RefCell;
+use std::io;
+use std::ptr::NonNull;
+
+/// Written at the low end of every stack; an overwritten canary means overflow.
+const CANARY: [u32; 4] = [0x605c_4ed0, 0x57ac_4ed0, 0x6057_ac4e, 0xd060_5c4e];
+const CANARY_BYTES: usize = 16;
+/// Below this much free stack a suspending goroutine is reported as overflowed,
+/// while the report can still run on its stack.
+pub(crate) const RED_ZONE: usize = 4096;
+/// Stack sizes are rounded to this granularity (a pool bucket each).
+const GRANULE: usize = 4096;
+const ALIGN: usize = 16;
+
+/// Rounds `n` up to a multiple of 4 KiB (the pool's bucket granularity).
+pub(crate) fn round_to_page(n: usize) -> usize {
+    n.max(GRANULE).div_ceil(GRANULE) * GRANULE
+}
+
+/// How a stack detects overflow. On wasm both kinds are canary + red zone
+/// checks: linear memory cannot be protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StackKind {
+    Guarded,
+    Slab,
+}
+
+/// One goroutine stack of `size` usable bytes (plus canary and red zone).
+pub(crate) struct Stack {
+    ptr: NonNull<u8>,
+    size: usize,
+}
+
+impl Stack {
+    fn layout(size: usize) -> Layout {
+        Layout::from_size_align(size + CANARY_BYTES + RED_ZONE, ALIGN)
+            .expect("stack sizes are small multiples of 4 KiB")
+    }
+
+    fn new(size: usize) -> io::Result<Stack> {
+        let layout = Stack::layout(size);
+        // SAFETY: the layout has a non-zero size.
+        let ptr = NonNull::new(unsafe { alloc::alloc(layout) }).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "cannot allocate a {} KiB goroutine stack: wasm32 linear memory is \
+                     limited to 4 GiB; use smaller stacks (Builder::stack_size)",
+                    size / 1024
+                ),
+            )
+        })?;
+        let stack = Stack { ptr, size };
+        stack.write_canary();
+        Ok(stack)
+    }
+
+    /// The usable size this stack was requested with: its pool bucket.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Lowest address the stack or Asyncify buffer may use (above the canary).
+    pub(crate) fn bottom(&self) -> usize {
+        self.ptr.as_ptr() as usize + CANARY_BYTES
+    }
+
+    /// One past the highest address; the shadow stack starts here.
+    pub(crate) fn top(&self) -> usize {
+        self.bottom() + RED_ZONE + self.size
+    }
+
+    fn canary(&self) -> *mut u32 {
+        self.ptr.as_ptr().cast()
+    }
+
+    fn write_canary(&self) {
+        for (i, word) in CANARY.iter().enumerate() {
+            // SAFETY: the first 16 bytes of the allocation, 16-aligned.
+            unsafe { self.canary().add(i).write_volatile(*word) };
+        }
+    }
+
+    /// Whether the canary below the stack is intact.
+    pub(crate) fn canary_intact(&self) -> bool {
+        CANARY.iter().enumerate().all(|(i, word)| {
+            // SAFETY: as in `write_canary`.
+            unsafe { self.canary().add(i).read_volatile() == *word }
+        })
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `Stack::new` with this layout; no coroutine
+        // uses it any more (its owner is dropping it).
+        unsafe { alloc::dealloc(self.ptr.as_ptr(), Stack::layout(self.size)) };
+    }
+}
+
+thread_local! {
+    /// Free stacks by size. Pooled stacks are kept for the thread's lifetime,
+    /// as natively: allocating a fresh one costs far more than reusing one.
+    static POOL: RefCell<Vec<(usize, Vec<Stack>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes a stack of `size` usable bytes (already rounded) from the pool.
+pub(crate) fn acquire(size: usize, _kind: StackKind) -> io::Result<Stack> {
+    let pooled = POOL.with(|pool| {
+        pool.borrow_mut()
+            .iter_mut()
+            .find(|(s, _)| *s == size)
+            .and_then(|(_, free)| free.pop())
+    });
+    match pooled {
+        Some(stack) => Ok(stack),
+        None => Stack::new(size),
+    }
+}
+
+/// Returns a stack to this thread's pool, with a fresh canary (a goroutine
+/// unwound at shutdown is not checked).
+pub(crate) fn release(stack: Stack) {
+    stack.write_canary();
+    let _ = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        match pool.iter_mut().find(|(s, _)| *s == stack.size) {
+            Some((_, free)) => free.push(stack),
+            None => pool.push((stack.size, vec![stack])),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooled_stacks_are_reused() {
+        let size = round_to_page(20 * 1024);
+        assert_eq!(size, 20 * 1024);
+        let a = acquire(size, StackKind::Guarded).unwrap();
+        let top = a.top();
+        assert_eq!(a.top() - a.bottom(), size + RED_ZONE);
+        release(a);
+        let b = acquire(size, StackKind::Slab).unwrap();
+        assert_eq!(b.top(), top);
+        release(b);
+    }
+
+    #[test]
+    fn canary_detects_overwrite() {
+        let s = acquire(round_to_page(1), StackKind::Guarded).unwrap();
+        assert!(s.canary_intact());
+        // SAFETY: writes inside the stack's own canary.
+        unsafe { s.canary().add(3).write_volatile(0) };
+        assert!(!s.canary_intact());
+        release(s);
+        let again = acquire(round_to_page(1), StackKind::Guarded).unwrap();
+        assert!(again.canary_intact());
+        release(again);
+    }
+}

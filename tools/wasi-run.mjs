@@ -1,0 +1,19 @@
+// Runs a wasm32-wasip1 command module under Node's WASI (node:wasi):
+//   node tools/wasi-run.mjs MODULE.wasm [ARGS...]
+// The module must already have been through wasm-opt --asyncify (tools/wasm-run
+// does that). The current directory is preopened; the environment is passed on.
+import { readFile } from 'node:fs/promises';
+import { WASI } from 'node:wasi';
+import { argv, env, exit } from 'node:process';
+
+const [file, ...args] = argv.slice(2);
+const wasi = new WASI({
+  version: 'preview1',
+  args: [file, ...args],
+  env,
+  preopens: { '.': '.' },
+  returnOnExit: true,
+});
+const module = await WebAssembly.compile(await readFile(file));
+const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
+exit(wasi.start(instance));
