@@ -50,6 +50,11 @@ mod time;
 use std::time::Duration;
 
 pub use block_on::block_on;
+pub use chan::{
+    after, chan, never, tick, Receiver, RecvError, RecvTimeoutError, Select, SelectTimeoutError,
+    SelectedOperation, SendError, SendTimeoutError, Sender, TryRecvError, TrySelectError,
+    TrySendError,
+};
 pub use runtime::{Program, Runtime};
 pub use spawn::{go, spawn, Builder, JoinHandle};
 pub use time::{now, sleep};

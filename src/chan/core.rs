@@ -1,0 +1,375 @@
+//! The channel proper: a buffer and two FIFO queues of parked goroutines,
+//! after Go's `runtime/chan.go`.
+//!
+//! Invariants:
+//! - receivers wait only while the buffer is empty and senders only while it
+//!   is full (always, for capacity 0): a live waiter in `recvq` means an empty
+//!   buffer, a live waiter in `sendq` a full one;
+//! - a waiter is taken out of its queue before it is fired, and fired at most
+//!   once; a waiter of a select is live only until one of its select's waiters
+//!   fires (the others stay queued, stale, until their select withdraws them or
+//!   a channel operation pops them);
+//! - no `RefCell` borrow is held across a park, an unpark, or the drop of a
+//!   value or waiter (user `Drop` code may use the channel again).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::mem;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::error::{TryRecvError, TrySendError};
+use crate::runtime::{scheduler, try_scheduler, GRef, Scheduler, WaitReason};
+
+/// `SelectCtx` value while no waiter of the select has fired.
+pub(crate) const NOT_FIRED: usize = usize::MAX;
+
+/// Shared by the waiters of one blocked select: the case that fired first.
+pub(crate) type SelectCtx = Rc<Cell<usize>>;
+
+/// Waiter nodes kept per channel for reuse, so that blocking allocates nothing
+/// in the steady state.
+const POOL_MAX: usize = 8;
+
+/// The platform-clock deadline `timeout` from now; `None` (wait forever) if
+/// that is past the clock's range.
+pub(crate) fn deadline_after(s: &Scheduler, timeout: Duration) -> Option<Duration> {
+    s.now().checked_add(timeout)
+}
+
+/// Which side of the channel an operation is on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Dir {
+    Send,
+    Recv,
+}
+
+impl Dir {
+    fn reason(self) -> WaitReason {
+        match self {
+            Dir::Send => WaitReason::ChanSend,
+            Dir::Recv => WaitReason::ChanReceive,
+        }
+    }
+}
+
+/// How a waiter's wait ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Outcome {
+    Waiting,
+    /// The value was handed over (into the slot for a receiver, out of it for
+    /// a sender).
+    Done,
+    /// The channel closed; a sender's value is still in the slot.
+    Closed,
+}
+
+/// A parked goroutine's entry in a channel queue (Go's `sudog`).
+pub(crate) struct Waiter<T> {
+    g: Option<GRef>,
+    /// The select this waiter belongs to and its case number there.
+    select: Option<(SelectCtx, usize)>,
+    /// The value in transit: a sender's value, or what a receiver was handed.
+    slot: Cell<Option<T>>,
+    outcome: Cell<Outcome>,
+}
+
+impl<T> Waiter<T> {
+    fn is_live(&self) -> bool {
+        self.outcome.get() == Outcome::Waiting
+            && self
+                .select
+                .as_ref()
+                .is_none_or(|(ctx, _)| ctx.get() == NOT_FIRED)
+    }
+
+    /// Records the outcome and wakes the goroutine. The caller has taken the
+    /// waiter out of its queue.
+    fn fire(&self, outcome: Outcome) {
+        debug_assert!(self.is_live());
+        self.outcome.set(outcome);
+        if let Some((ctx, case)) = &self.select {
+            ctx.set(*case);
+        }
+        // Without a scheduler the goroutine was unwound with its `run`.
+        if let (Some(s), Some(g)) = (try_scheduler(), &self.g) {
+            s.unpark(g);
+        }
+    }
+
+    pub(crate) fn outcome(&self) -> Outcome {
+        self.outcome.get()
+    }
+
+    pub(crate) fn take(&self) -> Option<T> {
+        self.slot.take()
+    }
+}
+
+type Queue<T> = RefCell<VecDeque<Rc<Waiter<T>>>>;
+
+/// How a blocking wait ended, with the value it concerns (a receiver's value,
+/// or a sender's value that was not delivered).
+pub(crate) enum Woken<T> {
+    Done(Option<T>),
+    Closed(Option<T>),
+    TimedOut(Option<T>),
+}
+
+/// One channel, shared by its senders and receivers.
+pub(crate) struct Chan<T> {
+    cap: usize,
+    buf: RefCell<VecDeque<T>>,
+    closed: Cell<bool>,
+    recvq: Queue<T>,
+    sendq: Queue<T>,
+    pool: RefCell<Vec<Rc<Waiter<T>>>>,
+    senders: Cell<usize>,
+    receivers: Cell<usize>,
+}
+
+impl<T> Chan<T> {
+    /// A channel with `senders` and `receivers` handles counted; a count that
+    /// no handle owns never drops to zero (after/never channels).
+    pub(crate) fn new(cap: usize, senders: usize, receivers: usize) -> Chan<T> {
+        Chan {
+            cap,
+            // Grown on demand past this, so a huge capacity costs nothing upfront.
+            buf: RefCell::new(VecDeque::with_capacity(cap.min(1024))),
+            closed: Cell::new(false),
+            recvq: RefCell::new(VecDeque::new()),
+            sendq: RefCell::new(VecDeque::new()),
+            pool: RefCell::new(Vec::new()),
+            senders: Cell::new(senders),
+            receivers: Cell::new(receivers),
+        }
+    }
+
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.buf.borrow().len()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    fn queue(&self, dir: Dir) -> &Queue<T> {
+        match dir {
+            Dir::Send => &self.sendq,
+            Dir::Recv => &self.recvq,
+        }
+    }
+
+    /// Pops the first live waiter of `q`, discarding stale ones.
+    fn pop_live(q: &Queue<T>) -> Option<Rc<Waiter<T>>> {
+        loop {
+            // The borrow ends before a stale waiter is dropped.
+            let w = q.borrow_mut().pop_front()?;
+            if w.is_live() {
+                return Some(w);
+            }
+        }
+    }
+
+    /// Whether `q` has a live waiter, discarding stale ones at its front.
+    fn has_live(q: &Queue<T>) -> bool {
+        loop {
+            let stale = {
+                let mut q = q.borrow_mut();
+                match q.front() {
+                    None => return false,
+                    Some(w) if w.is_live() => return true,
+                    Some(_) => q.pop_front(),
+                }
+            };
+            drop(stale);
+        }
+    }
+
+    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        if self.closed.get() {
+            return Err(TrySendError::Closed(value));
+        }
+        if let Some(w) = Self::pop_live(&self.recvq) {
+            // A receiver waits, so the buffer is empty: hand over directly.
+            w.slot.set(Some(value));
+            w.fire(Outcome::Done);
+            return Ok(());
+        }
+        let mut buf = self.buf.borrow_mut();
+        if buf.len() < self.cap {
+            buf.push_back(value);
+            Ok(())
+        } else {
+            Err(TrySendError::Full(value))
+        }
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let head = self.buf.borrow_mut().pop_front();
+        if let Some(value) = head {
+            // The buffer was full if a sender waits: its value takes the
+            // freed place, keeping FIFO order.
+            if let Some(w) = Self::pop_live(&self.sendq) {
+                let v = w.slot.take().expect("a waiting sender holds its value");
+                self.buf.borrow_mut().push_back(v);
+                w.fire(Outcome::Done);
+            }
+            return Ok(value);
+        }
+        if let Some(w) = Self::pop_live(&self.sendq) {
+            let v = w.slot.take().expect("a waiting sender holds its value");
+            w.fire(Outcome::Done);
+            return Ok(v);
+        }
+        if self.closed.get() {
+            Err(TryRecvError::Closed)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    /// Whether `try_send` would not fail with `Full`.
+    pub(crate) fn send_ready(&self) -> bool {
+        self.closed.get() || Self::has_live(&self.recvq) || self.buf.borrow().len() < self.cap
+    }
+
+    /// Whether `try_recv` would not fail with `Empty`.
+    pub(crate) fn recv_ready(&self) -> bool {
+        !self.buf.borrow().is_empty() || Self::has_live(&self.sendq) || self.closed.get()
+    }
+
+    /// Queues a waiter for `g` (a sender's with its value).
+    pub(crate) fn enqueue(
+        &self,
+        dir: Dir,
+        g: GRef,
+        select: Option<(SelectCtx, usize)>,
+        value: Option<T>,
+    ) -> Rc<Waiter<T>> {
+        let fresh = Waiter {
+            g: Some(g),
+            select,
+            slot: Cell::new(value),
+            outcome: Cell::new(Outcome::Waiting),
+        };
+        let pooled = self.pool.borrow_mut().pop();
+        let node = match pooled {
+            Some(mut node) => {
+                *Rc::get_mut(&mut node).expect("pooled waiters are unshared") = fresh;
+                node
+            }
+            None => Rc::new(fresh),
+        };
+        self.queue(dir).borrow_mut().push_back(node.clone());
+        node
+    }
+
+    /// Takes a waiter whose wait ended without it firing out of its queue
+    /// (a stale waiter may have been discarded already).
+    pub(crate) fn withdraw(&self, dir: Dir, node: &Rc<Waiter<T>>) {
+        let removed = {
+            let mut q = self.queue(dir).borrow_mut();
+            // Searching from the back: a select's waiters are usually recent.
+            let at = q.iter().rposition(|w| Rc::ptr_eq(w, node));
+            at.and_then(|at| q.remove(at))
+        };
+        drop(removed);
+    }
+
+    /// Returns a finished waiter (no longer queued, slot emptied) to the pool.
+    pub(crate) fn recycle(&self, mut node: Rc<Waiter<T>>) {
+        let Some(w) = Rc::get_mut(&mut node) else {
+            return;
+        };
+        // Drop the goroutine and select references before pooling. The slot
+        // is empty: dropping a surplus node runs no user code.
+        w.g = None;
+        w.select = None;
+        let mut pool = self.pool.borrow_mut();
+        if pool.len() < POOL_MAX {
+            pool.push(node);
+        }
+    }
+
+    /// Parks the running goroutine on the `dir` queue until its operation
+    /// completes, the channel closes, or `deadline` passes.
+    pub(crate) fn wait(&self, dir: Dir, value: Option<T>, deadline: Option<Duration>) -> Woken<T> {
+        let s = scheduler(match dir {
+            Dir::Send => "Sender::send",
+            Dir::Recv => "Receiver::recv",
+        });
+        let node = self.enqueue(dir, s.current(), None, value);
+        let woken = loop {
+            let timed_out = s.park(dir.reason(), deadline);
+            match node.outcome.get() {
+                Outcome::Done => break Woken::Done(node.take()),
+                Outcome::Closed => break Woken::Closed(node.take()),
+                Outcome::Waiting if timed_out => {
+                    self.withdraw(dir, &node);
+                    break Woken::TimedOut(node.take());
+                }
+                // Woken by someone else: not our business, wait on.
+                Outcome::Waiting => {}
+            }
+        };
+        self.recycle(node);
+        woken
+    }
+
+    /// Closes the channel and wakes every waiter; false if it was closed.
+    pub(crate) fn close(&self) -> bool {
+        if self.closed.replace(true) {
+            return false;
+        }
+        // Receivers first, then senders, each in FIFO order. The queues are
+        // taken out whole: firing never re-enters them, nothing can enqueue
+        // on a closed channel.
+        for dir in [Dir::Recv, Dir::Send] {
+            let waiters = mem::take(&mut *self.queue(dir).borrow_mut());
+            for w in waiters {
+                if w.is_live() {
+                    w.fire(Outcome::Closed);
+                }
+            }
+        }
+        true
+    }
+
+    pub(crate) fn add_sender(&self) {
+        self.senders.set(self.senders.get() + 1);
+    }
+
+    pub(crate) fn add_receiver(&self) {
+        self.receivers.set(self.receivers.get() + 1);
+    }
+
+    /// Receivers (if any) still drain what was buffered.
+    pub(crate) fn drop_sender(&self) {
+        let n = self.senders.get() - 1;
+        self.senders.set(n);
+        if n == 0 {
+            self.close();
+        }
+    }
+
+    /// With no receiver left nothing can be received: close, and drop what
+    /// was buffered now rather than when the last sender goes.
+    pub(crate) fn drop_receiver(&self) {
+        let n = self.receivers.get() - 1;
+        self.receivers.set(n);
+        if n == 0 {
+            self.close();
+            let buffered = mem::take(&mut *self.buf.borrow_mut());
+            drop(buffered);
+        }
+    }
+
+    pub(crate) fn receiver_count(&self) -> usize {
+        self.receivers.get()
+    }
+}
