@@ -24,9 +24,16 @@ use gosched::Runtime;
 
 // Sizes: identical to shared/anchors/common/src/lib.rs.
 const N_SPAWN: usize = 100_000; // B1
+const N_PINGPONG: usize = 1_000_000; // B2 round trips
+const N_BUF_ITEMS: u64 = 10_000_000; // B3 items
+const BUF_CAP: usize = 1024; // B3/B4b capacity
+const N_SELECT_PRODUCERS: usize = 4; // B4
+const N_SELECT_ITEMS: usize = 1_000_000; // B4 total selects
 const N_YIELD: usize = 1_000_000; // B5 yields per goroutine (2 goroutines)
 const N_SLEEPERS: usize = 10_000; // B6
 const SLEEP_MS: u64 = 10; // B6
+const RING_SIZE: usize = 1000; // B7
+const RING_LAPS: usize = 1000; // B7
 
 /// Stack size of the B1/B1b goroutines (slab stacks, no guard page).
 const B1_STACK: usize = 64 * 1024;
@@ -139,6 +146,108 @@ fn b1(batches: usize, body: fn()) -> Duration {
     t.elapsed()
 }
 
+/// B2: main sends `i` on an unbuffered channel, an echo goroutine sends it
+/// back on another; round trips.
+fn b2() -> Duration {
+    let (ping_tx, ping_rx) = gosched::chan::<usize>(0);
+    let (pong_tx, pong_rx) = gosched::chan::<usize>(0);
+    let echo = gosched::go(move || {
+        for v in &ping_rx {
+            pong_tx.send(v).unwrap();
+        }
+    });
+    let t = Instant::now();
+    for i in 0..N_PINGPONG {
+        ping_tx.send(i).unwrap();
+        pong_rx.recv().unwrap();
+    }
+    let d = t.elapsed();
+    drop(ping_tx);
+    echo.join().unwrap();
+    d
+}
+
+/// B3: one producer sends N u64 into a capacity-1024 channel; main sums them.
+fn b3() -> Duration {
+    let (tx, rx) = gosched::chan::<u64>(BUF_CAP);
+    let t = Instant::now();
+    let producer = gosched::go(move || {
+        for i in 0..N_BUF_ITEMS {
+            tx.send(i).unwrap();
+        }
+    });
+    let sum: u64 = rx.iter().sum();
+    let d = t.elapsed();
+    producer.join().unwrap();
+    assert_eq!(sum, N_BUF_ITEMS * (N_BUF_ITEMS - 1) / 2);
+    d
+}
+
+/// B4 (cap 0) / B4b (cap 1024): 4 producers each feed their own channel;
+/// main selects over the 4 until it has all items. Main keeps a sender of
+/// each channel so that none closes while it selects (Go's producers do not
+/// close either).
+fn b4(cap: usize) -> Duration {
+    let per = N_SELECT_ITEMS / N_SELECT_PRODUCERS;
+    let (senders, rxs): (Vec<_>, Vec<_>) = (0..N_SELECT_PRODUCERS)
+        .map(|_| gosched::chan::<u64>(cap))
+        .unzip();
+    let t = Instant::now();
+    let producers: Vec<_> = senders
+        .iter()
+        .map(|tx| {
+            let tx = tx.clone();
+            gosched::go(move || {
+                for j in 0..per as u64 {
+                    tx.send(j).unwrap();
+                }
+            })
+        })
+        .collect();
+    let [r0, r1, r2, r3] = <[_; 4]>::try_from(rxs).ok().unwrap();
+    let mut sum = 0u64;
+    for _ in 0..N_SELECT_ITEMS {
+        sum += gosched::select! {
+            recv(r0) -> v => v.unwrap(),
+            recv(r1) -> v => v.unwrap(),
+            recv(r2) -> v => v.unwrap(),
+            recv(r3) -> v => v.unwrap(),
+        };
+    }
+    let d = t.elapsed();
+    producers.into_iter().for_each(|p| p.join().unwrap());
+    drop(senders);
+    let per = per as u64;
+    assert_eq!(sum, N_SELECT_PRODUCERS as u64 * per * (per - 1) / 2);
+    d
+}
+
+/// B7: main -> g0 -> g1 -> ... -> g999 -> main over 1001 unbuffered channels,
+/// each goroutine forwarding `v + 1`; laps.
+fn b7() -> Duration {
+    let (first, mut rx) = gosched::chan::<usize>(0);
+    let ring: Vec<_> = (0..RING_SIZE)
+        .map(|_| {
+            let (tx, next) = gosched::chan::<usize>(0);
+            let prev = std::mem::replace(&mut rx, next);
+            gosched::go(move || {
+                for v in &prev {
+                    tx.send(v + 1).unwrap();
+                }
+            })
+        })
+        .collect();
+    let t = Instant::now();
+    for _ in 0..RING_LAPS {
+        first.send(0).unwrap();
+        assert_eq!(rx.recv().unwrap(), RING_SIZE);
+    }
+    let d = t.elapsed();
+    drop(first);
+    ring.into_iter().for_each(|g| g.join().unwrap());
+    d
+}
+
 /// B5: two goroutines each yield N times.
 fn b5() -> Duration {
     let t = Instant::now();
@@ -211,10 +320,33 @@ const BENCHES: &[(&str, fn(&Args))] = &[
     ("B1", |a| run_b1(a, "B1", 1, || ())),
     ("B1b", |a| run_b1(a, "B1b", 10, || ())),
     ("B1s", |a| run_b1(a, "B1s", 1, gosched::yield_now)),
+    ("B2", |a| {
+        timed(a, "B2", "ns_per_roundtrip", N_PINGPONG, || gosched::run(b2))
+    }),
+    ("B3", |a| {
+        timed(a, "B3", "ns_per_item", N_BUF_ITEMS as usize, || {
+            gosched::run(b3)
+        })
+    }),
+    ("B4", |a| {
+        timed(a, "B4", "ns_per_select", N_SELECT_ITEMS, || {
+            gosched::run(|| b4(0))
+        })
+    }),
+    ("B4b", |a| {
+        let ops = N_SELECT_ITEMS;
+        timed(a, "B4b", "ns_per_select", ops, || {
+            gosched::run(|| b4(BUF_CAP))
+        })
+    }),
     ("B5", |a| {
         timed(a, "B5", "ns_per_yield", 2 * N_YIELD, || gosched::run(b5))
     }),
     ("B6", run_b6),
+    ("B7", |a| {
+        let hops = RING_LAPS * (RING_SIZE + 1);
+        timed(a, "B7", "ns_per_hop", hops, || gosched::run(b7))
+    }),
 ];
 
 fn main() {
