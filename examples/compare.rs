@@ -315,8 +315,11 @@ fn run_b6(a: &Args) {
     }
 }
 
+/// A benchmark: its name and what prints its RESULT lines.
+type Bench = (&'static str, fn(&Args));
+
 /// Every benchmark, in the anchors' order.
-const BENCHES: &[(&str, fn(&Args))] = &[
+const BENCHES: &[Bench] = &[
     ("B1", |a| run_b1(a, "B1", 1, || ())),
     ("B1b", |a| run_b1(a, "B1b", 10, || ())),
     ("B1s", |a| run_b1(a, "B1s", 1, gosched::yield_now)),
