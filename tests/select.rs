@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use gosched::{chan, go, run, select, Select};
+use gosched::{chan, go, run, select, yield_now, Select};
 
 #[test]
 fn picks_the_ready_arm() {
@@ -122,4 +122,315 @@ fn closed_channel_is_ready() {
         s.set(1);
     });
     assert_eq!(seen.get(), 1);
+}
+
+/// Counts the drops of its values.
+struct Tracked(Rc<Cell<u32>>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// Pearson's chi-square statistic of `counts` against a uniform distribution.
+fn chi_square(counts: &[u64]) -> f64 {
+    let total: u64 = counts.iter().sum();
+    let expected = total as f64 / counts.len() as f64;
+    counts
+        .iter()
+        .map(|&c| (c as f64 - expected).powi(2) / expected)
+        .sum()
+}
+
+/// Runs `n` selects over four buffered channels of which those in `ready`
+/// always hold a value; returns how often each arm was chosen.
+fn choice_counts(seed: u64, ready: &[usize], n: usize) -> [u64; 4] {
+    let ready = ready.to_vec();
+    run(move || {
+        gosched::chan::__seed_select_rng(seed);
+        let chans: Vec<_> = (0..4).map(|_| chan::<usize>(1)).collect();
+        for &i in &ready {
+            chans[i].0.send(i).unwrap();
+        }
+        let mut counts = [0u64; 4];
+        for _ in 0..n {
+            let i = select! {
+                recv(chans[0].1) -> v => v.unwrap(),
+                recv(chans[1].1) -> v => v.unwrap(),
+                recv(chans[2].1) -> v => v.unwrap(),
+                recv(chans[3].1) -> v => v.unwrap(),
+            };
+            counts[i] += 1;
+            chans[i].0.send(i).unwrap(); // ready again
+        }
+        counts
+    })
+}
+
+#[test]
+fn choice_among_all_ready_arms_is_uniform() {
+    // Fixed seed: deterministic. A first-ready or round-robin-start bias gives
+    // a statistic in the thousands; 16.27 is the p = 0.001 quantile, 3 dof.
+    let counts = choice_counts(0x5e1ec7, &[0, 1, 2, 3], 40_000);
+    assert!(chi_square(&counts) < 16.27, "{counts:?}");
+}
+
+#[test]
+fn choice_is_uniform_among_the_ready_arms_only() {
+    // Arms 1 and 3 ready: a random start position followed by a scan would
+    // pick arm 1 three times in four. 10.83: p = 0.001, 1 dof.
+    let counts = choice_counts(7, &[1, 3], 20_000);
+    assert_eq!((counts[0], counts[2]), (0, 0));
+    assert!(chi_square(&[counts[1], counts[3]]) < 10.83, "{counts:?}");
+}
+
+#[test]
+fn choice_is_uniform_over_many_seeded_runs() {
+    // 30 runs of 3 000 selects among 3 ready arms. Per run, the statistic
+    // exceeds 9.21 (p = 0.01, 2 dof) with probability 1 %: allow 3 of 30
+    // (a 0.3 % tail); the pooled counts must pass at p = 0.001 (13.82).
+    let mut pooled = [0u64; 3];
+    let mut high = 0;
+    for seed in 0..30 {
+        let c = choice_counts(1000 + seed, &[0, 2, 3], 3_000);
+        assert_eq!(c[1], 0);
+        let three = [c[0], c[2], c[3]];
+        if chi_square(&three) > 9.21 {
+            high += 1;
+        }
+        for (p, x) in pooled.iter_mut().zip(three) {
+            *p += x;
+        }
+    }
+    assert!(high <= 3, "{high} runs of 30 failed at p = 0.01");
+    assert!(chi_square(&pooled) < 13.82, "{pooled:?}");
+}
+
+#[test]
+fn send_arms_are_chosen_at_random_too() {
+    run(|| {
+        gosched::chan::__seed_select_rng(99);
+        let (tx, rx) = chan::<u8>(1);
+        let mut counts = [0u64; 2];
+        for _ in 0..10_000 {
+            select! {
+                send(tx, 0) -> r => r.unwrap(),
+                send(tx, 1) -> r => r.unwrap(),
+            }
+            counts[rx.recv().unwrap() as usize] += 1;
+        }
+        assert!(chi_square(&counts) < 10.83, "{counts:?}");
+    });
+}
+
+#[test]
+fn a_woken_select_leaves_the_other_queues() {
+    run(|| {
+        let (tx1, rx1) = chan::<u32>(0);
+        let (tx2, rx2) = chan::<u32>(0);
+        let r1 = rx1.clone(); // keeps channel 1 open after the goroutine ends
+        let h = go(move || {
+            select! {
+                recv(r1) -> v => (1, v),
+                recv(rx2) -> v => (2, v),
+            }
+        });
+        yield_now(); // parked on both
+        tx2.send(20).unwrap();
+        // Its waiter on channel 1 is stale: no one may take a value there.
+        assert_eq!(tx1.try_send(10), Err(gosched::TrySendError::Full(10)));
+        assert_eq!(h.join().unwrap(), (2, Ok(20)));
+        assert_eq!(tx1.try_send(10), Err(gosched::TrySendError::Full(10)));
+    });
+}
+
+#[test]
+fn a_timed_out_select_leaves_every_queue() {
+    run(|| {
+        let (tx, rx) = chan::<u32>(0);
+        let (tx2, rx2) = chan::<u32>(0);
+        let r = select! {
+            recv(rx) -> _ => false,
+            send(tx2, 1) -> _ => false,
+            default(Duration::from_millis(2)) => true,
+        };
+        assert!(r);
+        assert_eq!(tx.try_send(1), Err(gosched::TrySendError::Full(1)));
+        assert_eq!(rx2.try_recv(), Err(gosched::TryRecvError::Empty));
+    });
+}
+
+#[test]
+fn values_of_send_arms_not_chosen_are_dropped_not_sent() {
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    run(move || {
+        let (tx, rx) = chan::<Tracked>(0);
+        let (wake_tx, wake_rx) = chan::<()>(0);
+        let waker = go(move || wake_tx.send(()).unwrap());
+        // Blocks with its value queued on tx, then the other arm fires.
+        let r = select! {
+            send(tx, Tracked(d.clone())) -> _ => 1,
+            recv(wake_rx) -> _ => 2,
+        };
+        assert_eq!(r, 2);
+        waker.join().unwrap();
+        assert_eq!(d.get(), 1, "the unsent value was dropped");
+        assert!(rx.try_recv().is_err(), "and not left in the channel");
+    });
+    assert_eq!(drops.get(), 1);
+}
+
+#[test]
+fn a_send_arm_on_a_closed_channel_returns_the_value() {
+    run(|| {
+        let (tx, rx) = chan::<String>(0);
+        drop(rx);
+        let r = select! {
+            send(tx, "v".to_string()) -> r => r,
+        };
+        assert_eq!(r, Err(gosched::SendError("v".to_string())));
+        // ... also when the close comes while the select waits.
+        let (tx, rx) = chan::<String>(0);
+        let h = go(move || select! { send(&tx, "w".to_string()) -> r => r });
+        yield_now();
+        drop(rx);
+        assert_eq!(h.join().unwrap(), Err(gosched::SendError("w".to_string())));
+    });
+}
+
+#[test]
+fn operands_are_evaluated_once_in_order() {
+    run(|| {
+        let log = RefCell::new(Vec::new());
+        let (tx, rx) = chan::<u32>(1);
+        let (tx2, _rx2) = chan::<u32>(0);
+        let pick = |name: &'static str| {
+            log.borrow_mut().push(name);
+        };
+        select! {
+            recv({ pick("rx"); &rx }) -> _ => unreachable!(),
+            send({ pick("tx"); &tx }, { pick("v"); 1 }) -> r => r.unwrap(),
+            send({ pick("tx2"); &tx2 }, { pick("v2"); 2 }) -> _ => unreachable!(),
+        }
+        assert_eq!(*log.borrow(), ["rx", "tx", "v", "tx2", "v2"]);
+    });
+}
+
+#[test]
+fn syntax_variants() {
+    run(|| {
+        let (tx, rx) = chan::<i32>(4);
+        tx.send(1).unwrap();
+        // Block bodies without commas, a trailing comma, references, `_`.
+        let mut n = 0;
+        select! {
+            recv(&rx) -> v => { n += v.unwrap(); }
+            send(&tx, 2) -> _ => { n += 100; }
+        }
+        select! {
+            recv(rx) -> _ => n += 10,
+            default => n += 1000,
+        }
+        // recv then default, or send then recv.
+        assert!(n == 1001 || n == 110, "{n}");
+        // As an expression, with a timeout expression and nested selects.
+        let r: Result<i32, &str> = select! {
+            recv(rx) -> v => v.map_err(|_| "closed"),
+            default(Duration::from_millis(1)) => select! {
+                default => Err("empty")
+            },
+        };
+        assert!(r.is_ok() || r == Err("empty"));
+        // Control flow out of bodies.
+        let mut loops = 0;
+        loop {
+            loops += 1;
+            select! {
+                recv(rx) -> _ => continue,
+                default => break,
+            }
+        }
+        assert!(loops >= 1);
+        assert_eq!(rx.len(), 0);
+    });
+}
+
+#[test]
+fn select_without_operations_waits_for_its_timeout() {
+    run(|| {
+        let start = gosched::now();
+        let r = select! { default(Duration::from_millis(3)) => 7 };
+        assert_eq!(r, 7);
+        assert!(gosched::now() - start >= Duration::from_millis(3));
+    });
+}
+
+#[test]
+fn builder_reuse_removal_and_send_once() {
+    run(|| {
+        let (tx_a, rx_a) = chan::<u32>(4);
+        let (tx_b, rx_b) = chan::<u32>(1);
+        let mut sel = Select::new();
+        let a = sel.recv(&rx_a);
+        let b = sel.send(&tx_b, 7);
+        assert_ne!(a, b);
+        // Only the send can proceed.
+        let op = sel.try_select().unwrap();
+        assert_eq!(op.index(), b);
+        op.send(&tx_b).unwrap();
+        assert_eq!(rx_b.try_recv(), Ok(7));
+        // Sent once: the send operation is spent, nothing is ready.
+        assert!(sel.try_select().is_err());
+        tx_a.send(1).unwrap();
+        tx_a.send(2).unwrap();
+        assert_eq!(sel.select().recv(&rx_a), Ok(1));
+        sel.remove(a);
+        assert!(sel.try_select().is_err());
+        assert!(sel.select_timeout(Duration::from_millis(1)).is_err());
+        assert_eq!(rx_a.try_recv(), Ok(2));
+    });
+}
+
+#[test]
+fn builder_blocks_and_gets_woken() {
+    run(|| {
+        let (tx, rx) = chan::<u32>(0);
+        let (tx2, rx2) = chan::<u32>(0);
+        go(move || {
+            gosched::sleep(Duration::from_millis(1));
+            tx2.send(5).unwrap();
+        });
+        let mut sel = Select::new();
+        let i = sel.recv(&rx);
+        let j = sel.recv(&rx2);
+        let op = sel.select_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(op.index(), j);
+        assert_ne!(i, j);
+        assert_eq!(op.recv(&rx2), Ok(5));
+        drop(tx);
+    });
+}
+
+#[test]
+#[should_panic(expected = "is not a receive on this channel")]
+fn builder_result_taken_for_the_wrong_channel_panics() {
+    let (tx, rx) = chan::<u32>(1);
+    let (_tx2, rx2) = chan::<u32>(1);
+    tx.send(1).unwrap();
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    let _ = sel.try_select().unwrap().recv(&rx2);
+}
+
+#[test]
+#[should_panic(expected = "dropped without taking its result")]
+fn builder_result_left_untaken_panics() {
+    let (tx, rx) = chan::<u32>(1);
+    tx.send(1).unwrap();
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    let op = sel.try_select().unwrap();
+    drop(op);
 }
