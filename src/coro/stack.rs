@@ -148,21 +148,7 @@ impl Stack {
     fn new_guarded(size: usize) -> io::Result<Stack> {
         let guard = page_size();
         let total = size + guard;
-        // SAFETY: an anonymous private mapping with no address hint aliases
-        // nothing; the result is checked for MAP_FAILED.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                total,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(map_error(io::Error::last_os_error()));
-        }
+        let ptr = map_anonymous(total)?;
         // SAFETY: the first page lies inside the mapping created above.
         if unsafe { libc::mprotect(ptr, guard, libc::PROT_NONE) } != 0 {
             let err = io::Error::last_os_error();
@@ -204,6 +190,27 @@ unsafe impl corosensei::stack::Stack for Stack {
 
     fn limit(&self) -> corosensei::stack::StackPointer {
         corosensei::stack::StackPointer::new(self.limit).expect("stack limit is non-null")
+    }
+}
+
+/// Maps `len` bytes of fresh, lazily committed, read-write memory.
+fn map_anonymous(len: usize) -> io::Result<*mut libc::c_void> {
+    // SAFETY: an anonymous private mapping with no address hint aliases
+    // nothing; the result is checked for MAP_FAILED.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        Err(map_error(io::Error::last_os_error()))
+    } else {
+        Ok(ptr)
     }
 }
 
@@ -259,20 +266,7 @@ impl Pool {
     fn new_slab_chunk(&mut self, size: usize) -> io::Result<()> {
         // One spare page for the half-page shift below.
         let total = size * SLAB_CHUNK_STACKS + page_size();
-        // SAFETY: as in `Stack::new_guarded`.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                total,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(map_error(io::Error::last_os_error()));
-        }
+        let ptr = map_anonymous(total)?;
         self.chunks.push((ptr as usize, total));
         let bucket = self.bucket(size, StackKind::Slab);
         // Stacks start half a page into the chunk, so each canary shares its
