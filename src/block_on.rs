@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crate::runtime::remote::FutureWake;
 use crate::runtime::scheduler;
@@ -13,7 +13,7 @@ use crate::runtime::scheduler;
 ///
 /// The waker is `Send + Sync`: waking it from another OS thread unparks the
 /// scheduler's thread. A goroutine parked here counts as "can be woken" (no
-/// deadlock) only while something other than `block_on` holds its waker.
+/// deadlock) only while the future (or whoever it gave it to) holds a waker.
 ///
 /// # Panics
 ///
@@ -45,12 +45,13 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let g = s.current();
     let wake = Arc::new(FutureWake::new(s.remote().clone(), g.slot.get(), g.id));
     drop(g);
-    let waker = Waker::from(wake.clone());
-    let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     loop {
         wake.take_woken();
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+        let waker = wake.waker();
+        let poll = future.as_mut().poll(&mut Context::from_waker(&waker));
+        drop(waker);
+        if let Poll::Ready(output) = poll {
             return output;
         }
         if !wake.take_woken() {

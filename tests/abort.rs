@@ -276,8 +276,6 @@ fn future_whose_waker_another_thread_holds_is_not_a_deadlock() {
 }
 
 #[test]
-#[ignore = "hangs: dropping the last outside Waker does not wake the idle scheduler, so \
-            the deadlock is never re-checked (native platform parks with no deadline)"]
 fn future_whose_waker_is_dropped_unwoken_is_a_deadlock() {
     let Some(out) = child(
         "future_whose_waker_is_dropped_unwoken_is_a_deadlock",

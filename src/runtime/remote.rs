@@ -11,10 +11,14 @@
 //!    and unparks the goroutine if the slot still holds that id.
 //! 3. `block_on` clears `queued` before each poll, so a wake that arrives
 //!    during or after the poll queues a new wake-up.
+//! 4. Each poll gets a fresh waker that only the future's clones keep alive.
+//!    While none is alive and no wake is queued, nothing can wake the
+//!    goroutine: the deadlock check counts it as stuck. Dropping the last
+//!    clone unparks the scheduler, so an idle scheduler notices.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Wake;
+use std::task::{Wake, Waker};
 
 use crossbeam_queue::SegQueue;
 
@@ -45,17 +49,15 @@ impl Remote {
     }
 }
 
-/// The shared state behind a `block_on` waker.
+/// The shared state behind a `block_on` goroutine's wakers.
 pub(crate) struct FutureWake {
     remote: Arc<Remote>,
     slot: usize,
     id: u64,
     queued: AtomicBool,
+    /// Live wakers handed to the future ([`FutureWaker`]s).
+    wakers: AtomicUsize,
 }
-
-/// `Arc` references to a `FutureWake` that `block_on` itself holds while the
-/// goroutine is parked: its handle, its waker and the scheduler's list entry.
-const OWN_REFERENCES: usize = 3;
 
 impl FutureWake {
     pub(crate) fn new(remote: Arc<Remote>, slot: usize, id: u64) -> FutureWake {
@@ -64,7 +66,15 @@ impl FutureWake {
             slot,
             id,
             queued: AtomicBool::new(false),
+            wakers: AtomicUsize::new(0),
         }
+    }
+
+    /// A fresh waker for one poll. `block_on` drops its own copy right after
+    /// the poll, so that only the future's clones keep it alive.
+    pub(crate) fn waker(self: &Arc<Self>) -> Waker {
+        self.wakers.fetch_add(1, Ordering::AcqRel);
+        Waker::from(Arc::new(FutureWaker(self.clone())))
     }
 
     /// Clears the queued flag before a poll; returns whether it was set.
@@ -72,26 +82,43 @@ impl FutureWake {
         self.queued.swap(false, Ordering::AcqRel)
     }
 
-    /// Whether anything besides `block_on` holds a waker, i.e. whether the
-    /// parked goroutine can still be woken. Used by the deadlock check.
-    pub(crate) fn may_be_woken(self: &Arc<Self>) -> bool {
-        Arc::strong_count(self) > OWN_REFERENCES || self.queued.load(Ordering::Acquire)
-    }
-}
-
-// Wakers cross threads; the queue they feed is the only shared state.
-static_assertions::assert_impl_all!(FutureWake: Send, Sync);
-static_assertions::assert_impl_all!(std::task::Waker: Send, Sync);
-
-impl Wake for FutureWake {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+    /// Whether the parked goroutine can still be woken: a wake is queued, or
+    /// the future still holds a waker. Used by the deadlock check.
+    pub(crate) fn may_be_woken(&self) -> bool {
+        self.queued.load(Ordering::Acquire) || self.wakers.load(Ordering::Acquire) > 0
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
+    fn wake(&self) {
         if !self.queued.swap(true, Ordering::AcqRel) {
             self.remote.queue.push((self.slot, self.id));
             self.remote.unparker.unpark();
         }
     }
 }
+
+/// The waker a future gets. When the last clone is dropped without waking,
+/// the scheduler is unparked so that its idle loop re-checks for a deadlock
+/// (it may be blocked waiting for exactly this waker).
+struct FutureWaker(Arc<FutureWake>);
+
+impl Wake for FutureWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.wake();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.wake();
+    }
+}
+
+impl Drop for FutureWaker {
+    fn drop(&mut self) {
+        if self.0.wakers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.remote.unparker.unpark();
+        }
+    }
+}
+
+// Wakers cross threads; the queue they feed is the only shared state.
+static_assertions::assert_impl_all!(FutureWake: Send, Sync);
+static_assertions::assert_impl_all!(Waker: Send, Sync);
