@@ -242,6 +242,57 @@ fn deadlock_of_two_goroutines_taking_two_mutexes_in_opposite_order() {
 }
 
 #[test]
+fn deadlock_of_main_sending_on_a_channel_nobody_receives() {
+    // Go's best-known deadlock: `ch := make(chan int); ch <- 1`.
+    let Some(out) = child(
+        "deadlock_of_main_sending_on_a_channel_nobody_receives",
+        || {
+            gosched::run(|| {
+                let (tx, _rx) = gosched::chan::<i32>(0);
+                tx.send(1).unwrap();
+            });
+        },
+    ) else {
+        return;
+    };
+    out.assert_panicked();
+    assert_eq!(out.deadlock_dump(), [r#"goroutine 1 "main" [chan send]"#]);
+}
+
+#[test]
+fn deadlock_of_a_select_and_a_receive_nobody_sends_to() {
+    // The worker ranges over a channel that main forgot to close (main still
+    // holds its sender) while main waits in a select.
+    let Some(out) = child("deadlock_of_a_select_and_a_receive_nobody_sends_to", || {
+        gosched::run(|| {
+            let (jobs, queue) = gosched::chan::<u32>(4);
+            let (_results_tx, results) = gosched::chan::<u32>(0);
+            let (_quit_tx, quit) = gosched::chan::<()>(0);
+            gosched::Builder::new()
+                .name("worker".into())
+                .spawn(move || queue.iter().count())
+                .unwrap();
+            jobs.send(7).unwrap();
+            gosched::select! {
+                recv(results) -> r => drop(r),
+                recv(quit) -> q => drop(q),
+            }
+            drop(jobs);
+        });
+    }) else {
+        return;
+    };
+    out.assert_panicked();
+    assert_eq!(
+        out.deadlock_dump(),
+        [
+            r#"goroutine 1 "main" [select]"#,
+            r#"goroutine 2 "worker" [chan receive]"#,
+        ]
+    );
+}
+
+#[test]
 fn future_whose_waker_another_thread_holds_is_not_a_deadlock() {
     let Some(out) = child(
         "future_whose_waker_another_thread_holds_is_not_a_deadlock",
