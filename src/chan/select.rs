@@ -126,7 +126,11 @@ pub(crate) fn run<A: Arms + ?Sized>(arms: &mut A, timeout: Timeout, what: &str) 
         g: s.current(),
         fired: Rc::new(Cell::new(NOT_FIRED)),
     };
-    for i in 0..n {
+    // From a random arm on: arms on one channel queue in random order, so
+    // that which of them a partner meets first is random too (Go's lockorder
+    // has the same effect).
+    let first = if n > 1 { rng::below(n) } else { 0 };
+    for i in (first..n).chain(0..first) {
         if let Some(arm) = arms.arm(i) {
             arm.register(&ctx, i);
         }
