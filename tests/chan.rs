@@ -454,6 +454,10 @@ fn tick_of_zero_panics() {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "wasm32",
+    ignore = "wasm32-wasip1 has no threads, and panics abort on wasm"
+)]
 fn tick_stops_once_its_receiver_is_dropped() {
     // If the ticker kept re-arming, its timer would keep this deadlocked
     // program waiting forever instead of reporting the deadlock.
@@ -547,6 +551,7 @@ fn deadlock_report(main: impl FnOnce() + 'static) -> String {
 }
 
 #[test]
+#[cfg_attr(target_arch = "wasm32", ignore = "panics abort on wasm")]
 fn deadlock_dump_names_channel_waits() {
     let report = deadlock_report(|| {
         let (tx, rx) = chan::<u32>(0);

@@ -15,5 +15,10 @@ const wasi = new WASI({
   returnOnExit: true,
 });
 const module = await WebAssembly.compile(await readFile(file));
+if (WebAssembly.Module.imports(module).some((i) => i.module === 'gosched' || i.module === 'asyncify')) {
+  console.error(`gosched: ${file} has not been through wasm-opt --asyncify: run it through ` +
+    'tools/wasm-run (the cargo runner), or see docs/wasm.md for the wasm-opt command');
+  exit(2);
+}
 const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
 exit(wasi.start(instance));

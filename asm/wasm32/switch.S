@@ -24,7 +24,8 @@
 # An import that only `wasm-opt --set-globals` (tools/wasm-run) resolves: a
 # module that skipped the Asyncify step then fails to instantiate, and the
 # runtime's error names this import, which says what to run. Declared before
-# the asyncify imports so that it is the first unresolved import.
+# the asyncify imports so that it is the first unresolved import; both
+# functions read it, so that the linker keeps it whenever either is used.
 	.globaltype	gosched_asyncify_marker, i32, immutable
 	.import_module	gosched_asyncify_marker, gosched
 	.import_name	gosched_asyncify_marker, ERROR.this_module_needs_wasm_opt_asyncify.run_tools.wasm_run.or_see_gosched_README
@@ -52,7 +53,7 @@
 gosched_asyncify_resume:
 	.functype	gosched_asyncify_resume (i32) -> ()
 	.local	i32
-	global.get	gosched_asyncify_marker
+	global.get	gosched_asyncify_marker  # linked in wherever this is
 	drop
 	global.get	__stack_pointer          # the resumer's SP
 	local.set	1
@@ -109,6 +110,8 @@ gosched_asyncify_resume:
 	.type	gosched_asyncify_suspend,@function
 gosched_asyncify_suspend:
 	.functype	gosched_asyncify_suspend (i32) -> ()
+	global.get	gosched_asyncify_marker  # linked in wherever this is
+	drop
 	local.get	0
 	i32.load	8
 	i32.const	1

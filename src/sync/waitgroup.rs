@@ -237,6 +237,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "panics abort on wasm")]
     fn go_counts_a_panicking_goroutine_done() {
         crate::run(|| {
             let wg = WaitGroup::new();

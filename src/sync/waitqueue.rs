@@ -245,6 +245,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "panics abort on wasm")]
     fn unwind_after_hand_off_passes_it_on() {
         let passed = Rc::new(Cell::new(0));
         let p = passed.clone();

@@ -1,0 +1,57 @@
+//! Scenarios that end a wasm32 module on purpose: stack overflows must abort
+//! with a message that names the goroutine.
+//!
+//! wasm32-wasip1 cannot start a child process, so these are `#[ignore]`d and
+//! tools/wasm-abort-checks runs each one alone (`--ignored --exact NAME`)
+//! under wasmtime and checks how it ended. Natively, tests/abort.rs covers the
+//! same ground with child processes.
+#![cfg(target_arch = "wasm32")]
+
+use std::hint::black_box;
+
+/// Recurses without end, yielding at every level: the stack-pointer check at
+/// a suspend catches the overflow while the stack still has its red zone.
+#[allow(unconditional_recursion)]
+fn recurse_yielding(depth: u64) -> u64 {
+    let frame = black_box([depth; 16]);
+    gosched::yield_now();
+    recurse_yielding(depth + 1) + black_box(frame)[3]
+}
+
+/// Runs `body` on a goroutine named "deep" with a 64 KiB stack.
+fn in_named_goroutine(body: fn() -> u64) {
+    gosched::run(move || {
+        let h = gosched::Builder::new()
+            .name("deep".into())
+            .stack_size(64 * 1024)
+            .spawn(body)
+            .unwrap();
+        h.join().map(drop).unwrap();
+    });
+}
+
+#[test]
+#[ignore = "aborts on purpose; run by tools/wasm-abort-checks"]
+fn overflow_while_yielding() {
+    in_named_goroutine(|| recurse_yielding(0));
+}
+
+#[test]
+#[ignore = "aborts on purpose; run by tools/wasm-abort-checks"]
+fn overflow_past_the_canary_is_caught_at_the_next_switch() {
+    in_named_goroutine(|| {
+        // A frame a little larger than the whole allocation overwrites the
+        // canary below the stack (and a few bytes of the heap below it).
+        let big = black_box([7u8; 64 * 1024 + 4096 + 64]);
+        gosched::yield_now();
+        u64::from(big[100])
+    });
+}
+
+#[test]
+#[ignore = "aborts on purpose; run by tools/wasm-abort-checks"]
+fn overflow_of_main_names_main() {
+    gosched::Runtime::new()
+        .stack_size(64 * 1024)
+        .run(|| recurse_yielding(0));
+}
