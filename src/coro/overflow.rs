@@ -10,7 +10,10 @@
 //!    and aborts. Any other fault goes to the handler installed before ours
 //!    (std's own stack-overflow report, or the default action).
 //! 3. Slab stacks: the canary words are compared after every switch out, and
-//!    the stack pointer is compared with the zone at every suspend.
+//!    the stack pointer is compared with the zone at every suspend. An
+//!    overflow that never switches runs on through the stacks below until it
+//!    faults (at the latest on the guard page at the bottom of its slab chunk);
+//!    the handler recognises it by the stack pointer being below the zone.
 
 use std::cell::Cell;
 use std::sync::Once;
@@ -161,7 +164,13 @@ pub(crate) fn install() {
 extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some(owner) = running().filter(|owner| owner.zone.0 <= addr && addr < owner.zone.1) {
+    let overflowed = |owner: &&StackOwner| {
+        let in_zone = owner.zone.0 <= addr && addr < owner.zone.1;
+        // An overflow that ran past the zone (a slab stack's canary, into the
+        // stacks below) faults further down, with the stack pointer below it.
+        in_zone || fault_stack_pointer(context).is_some_and(|sp| sp < owner.zone.1)
+    };
+    if let Some(owner) = running().filter(overflowed) {
         report(owner);
         // SAFETY: abort has no preconditions.
         unsafe { libc::abort() };
@@ -191,6 +200,35 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, context: *m
             unsafe { libc::signal(sig, libc::SIG_DFL) };
         }
     }
+}
+
+/// The interrupted code's stack pointer, from the signal context.
+fn fault_stack_pointer(context: *mut libc::c_void) -> Option<usize> {
+    let context = context.cast::<libc::ucontext_t>();
+    if context.is_null() {
+        return None;
+    }
+    stack_pointer_of(context)
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn stack_pointer_of(context: *const libc::ucontext_t) -> Option<usize> {
+    // SAFETY: the kernel passes a valid ucontext_t to SA_SIGINFO handlers.
+    Some(unsafe { (*context).uc_mcontext.gregs[libc::REG_RSP as usize] } as usize)
+}
+
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+fn stack_pointer_of(context: *const libc::ucontext_t) -> Option<usize> {
+    // SAFETY: the kernel passes a valid ucontext_t to SA_SIGINFO handlers.
+    Some(unsafe { (*context).uc_mcontext.sp } as usize)
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+fn stack_pointer_of(_context: *const libc::ucontext_t) -> Option<usize> {
+    None
 }
 
 /// An alternate signal stack this module installed on a thread.

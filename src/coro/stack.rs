@@ -23,8 +23,9 @@
 //!
 //! A guarded stack costs two kernel mappings (the guard splits the VMA), and
 //! `vm.max_map_count` (65,530 by default on Linux) caps a process near 32k of
-//! them. Slab stacks share one mapping per chunk, so a million fit, at the price
-//! of detecting overflow after the fact (see `Runtime::unguarded_stacks`).
+//! them. Slab stacks share two mappings per chunk of 64 (one guard page at the
+//! chunk's bottom), so a million fit, at the price of detecting overflow after
+//! the fact (see `Runtime::unguarded_stacks`).
 //!
 //! Mapping and unmapping costs microseconds (a page-table change and a TLB
 //! shootdown), a pooled stack nanoseconds: every stack goes back to the pool of
@@ -264,9 +265,20 @@ impl Pool {
     }
 
     fn new_slab_chunk(&mut self, size: usize) -> io::Result<()> {
-        // One spare page for the half-page shift below.
-        let total = size * SLAB_CHUNK_STACKS + page_size();
+        // A guard page at the bottom, then the stacks, then a spare page for
+        // the half-page shift below. The guard stops an overflow that never
+        // switches (so no canary check runs) at the chunk's end with a fault
+        // the overflow handler recognises, before it reaches other memory.
+        let guard = page_size();
+        let total = guard + size * SLAB_CHUNK_STACKS + page_size();
         let ptr = map_anonymous(total)?;
+        // SAFETY: the first page lies inside the mapping created above.
+        if unsafe { libc::mprotect(ptr, guard, libc::PROT_NONE) } != 0 {
+            let err = io::Error::last_os_error();
+            // SAFETY: unmapping exactly the mapping created above.
+            unsafe { libc::munmap(ptr, total) };
+            return Err(map_error(err));
+        }
         self.chunks.push((ptr as usize, total));
         let bucket = self.bucket(size, StackKind::Slab);
         // Stacks start half a page into the chunk, so each canary shares its
@@ -274,7 +286,7 @@ impl Pool {
         // goroutine that stays within half a page touches one page, not two.
         let shift = page_size() / 2;
         for i in 0..SLAB_CHUNK_STACKS {
-            let limit = ptr as usize + shift + i * size;
+            let limit = ptr as usize + guard + shift + i * size;
             let stack = Stack {
                 limit,
                 base: limit + size,
