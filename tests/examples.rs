@@ -1,10 +1,22 @@
-//! Examples that check their own results, run as tests.
+//! The examples that check their own results, run as tests. (scripts/test-all
+//! also checks that the docs show hello's and custom_platform's real output.)
 #![cfg(not(target_arch = "wasm32"))]
 
-#[path = "../examples/custom_platform.rs"]
-mod custom_platform;
+macro_rules! run_examples {
+    ($($name:ident = $path:literal),* $(,)?) => {$(
+        #[path = $path]
+        mod $name;
 
-#[test]
-fn custom_platform_example() {
-    custom_platform::main();
+        #[test]
+        fn $name() {
+            $name::main();
+        }
+    )*};
 }
+
+run_examples!(
+    custom_platform = "../examples/custom_platform.rs",
+    ping_pong = "../examples/ping_pong.rs",
+    worker_pool = "../examples/worker_pool.rs",
+    pipeline = "../examples/pipeline.rs",
+);
