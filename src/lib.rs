@@ -41,6 +41,7 @@
 mod block_on;
 pub mod chan;
 mod coro;
+pub mod local;
 pub mod platform;
 mod runtime;
 mod spawn;

@@ -28,7 +28,13 @@ pub(crate) fn run_entry<T>(
     no_stack: Option<io::Error>,
 ) -> std::thread::Result<T> {
     match no_stack {
-        None => catch(f),
+        None => {
+            let result = catch(f);
+            // As std's thread-locals: dropped on the goroutine's own stack,
+            // before a joiner sees the result.
+            crate::local::destroy_current();
+            result
+        }
         Some(error) => {
             let message = format!("gosched: cannot start goroutine: {error}");
             eprintln!("{message}");

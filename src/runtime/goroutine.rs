@@ -94,6 +94,8 @@ pub(crate) struct G<E: ?Sized = dyn Task> {
     /// Index in the scheduler's goroutine table.
     pub(crate) slot: Cell<usize>,
     pub(crate) body: RefCell<Body>,
+    /// Goroutine-local values (`gosched::goroutine_local!`).
+    pub(crate) locals: crate::local::Locals,
     pub(crate) task: E,
 }
 
@@ -109,6 +111,7 @@ impl<E> G<E> {
             cancelled: Cell::new(false),
             slot: Cell::new(usize::MAX),
             body: RefCell::new(Body::NotStarted { stack_size }),
+            locals: crate::local::Locals::default(),
             task,
         }
     }
