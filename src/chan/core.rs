@@ -178,14 +178,13 @@ impl<T> Chan<T> {
     /// Whether `q` has a live waiter, discarding stale ones at its front.
     fn has_live(q: &Queue<T>) -> bool {
         loop {
-            let stale = {
-                let mut q = q.borrow_mut();
-                match q.front() {
-                    None => return false,
-                    Some(w) if w.is_live() => return true,
-                    Some(_) => q.pop_front(),
-                }
-            };
+            match q.borrow().front() {
+                None => return false,
+                Some(w) if w.is_live() => return true,
+                Some(_) => {}
+            }
+            // The borrow ends before the stale waiter is dropped.
+            let stale = q.borrow_mut().pop_front();
             drop(stale);
         }
     }
@@ -210,7 +209,11 @@ impl<T> Chan<T> {
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        let head = self.buf.borrow_mut().pop_front();
+        let head = if self.cap > 0 {
+            self.buf.borrow_mut().pop_front()
+        } else {
+            None
+        };
         if let Some(value) = head {
             // The buffer was full if a sender waits: its value takes the
             // freed place, keeping FIFO order.
@@ -235,12 +238,16 @@ impl<T> Chan<T> {
 
     /// Whether `try_send` would not fail with `Full`.
     pub(crate) fn send_ready(&self) -> bool {
-        self.closed.get() || Self::has_live(&self.recvq) || self.buf.borrow().len() < self.cap
+        self.closed.get()
+            || (self.cap > 0 && self.buf.borrow().len() < self.cap)
+            || Self::has_live(&self.recvq)
     }
 
     /// Whether `try_recv` would not fail with `Empty`.
     pub(crate) fn recv_ready(&self) -> bool {
-        !self.buf.borrow().is_empty() || Self::has_live(&self.sendq) || self.closed.get()
+        (self.cap > 0 && !self.buf.borrow().is_empty())
+            || Self::has_live(&self.sendq)
+            || self.closed.get()
     }
 
     /// Queues a waiter for `g` (a sender's with its value).

@@ -89,28 +89,33 @@ pub fn select(arms: &mut [&mut dyn Arm], timeout: Timeout) -> Option<usize> {
 pub(crate) fn run<A: Arms + ?Sized>(arms: &mut A, timeout: Timeout, what: &str) -> Option<usize> {
     let n = arms.count();
     let is_ready = |arms: &mut A, i| arms.arm(i).is_some_and(|a| a.ready());
+    // Ready arms among the first 64, as bits; later ones are asked again.
+    let mut mask = 0u64;
     let mut ready = 0;
-    let mut last = 0;
     for i in 0..n {
         if is_ready(arms, i) {
             ready += 1;
-            last = i;
+            if i < 64 {
+                mask |= 1 << i;
+            }
         }
     }
     if ready > 0 {
-        let mut chosen = last;
-        if ready > 1 {
-            let mut pick = rng::below(ready);
-            for i in 0..n {
-                if is_ready(arms, i) {
-                    if pick == 0 {
-                        chosen = i;
-                        break;
-                    }
-                    pick -= 1;
+        let mut pick = rng::below(ready);
+        let chosen = (0..n)
+            .find(|&i| {
+                let hit = if i < 64 {
+                    mask & 1 << i != 0
+                } else {
+                    is_ready(arms, i)
+                };
+                if hit && pick == 0 {
+                    return true;
                 }
-            }
-        }
+                pick -= usize::from(hit);
+                false
+            })
+            .expect("the ready arms were counted");
         arms.arm(chosen).expect("a ready arm exists").complete();
         return Some(chosen);
     }
