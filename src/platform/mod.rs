@@ -29,6 +29,16 @@ mod wasip1;
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 pub use wasip1::Wasip1Platform;
 
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+pub mod wasip3;
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+pub use wasip3::Wasip3Platform;
+#[cfg(all(target_os = "wasi", target_env = "p2", not(feature = "wasip3")))]
+compile_error!(
+    "gosched on wasm32-wasip2 runs as a WASIp3 component: enable the `wasip3` feature \
+     (docs/wasip3.md), or build for wasm32-wasip1"
+);
+
 /// What [`Platform::before_idle`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Idle {
@@ -148,5 +158,9 @@ pub fn default_platform() -> Box<dyn Platform> {
     #[cfg(all(target_os = "wasi", target_env = "p1"))]
     {
         Box::new(Wasip1Platform::new())
+    }
+    #[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+    {
+        Box::new(Wasip3Platform::new())
     }
 }

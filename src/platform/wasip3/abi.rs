@@ -1,0 +1,99 @@
+//! The component-model built-ins the platform calls directly (canonical ABI
+//! names as wit-component 0.245 and wasmtime 49 spell them), with safe
+//! wrappers. Handles are plain `u32`s: passing a wrong one traps the instance,
+//! which is not undefined behaviour.
+
+use super::{Event, EventKind};
+
+/// Subtask status codes of `subtask.cancel` and of subtask events.
+pub(super) const STATUS_RETURNED: u32 = 2;
+/// `waitable-set.poll` found nothing.
+const EVENT_NONE: u32 = 0;
+
+#[link(wasm_import_module = "$root")]
+unsafe extern "C" {
+    #[link_name = "[waitable-set-new]"]
+    fn raw_waitable_set_new() -> u32;
+    #[link_name = "[waitable-set-drop]"]
+    fn raw_waitable_set_drop(set: u32);
+    #[link_name = "[waitable-set-wait]"]
+    fn raw_waitable_set_wait(set: u32, payload: *mut [u32; 2]) -> u32;
+    #[link_name = "[waitable-set-poll]"]
+    fn raw_waitable_set_poll(set: u32, payload: *mut [u32; 2]) -> u32;
+    #[link_name = "[waitable-join]"]
+    fn raw_waitable_join(waitable: u32, set: u32);
+    #[link_name = "[subtask-cancel]"]
+    fn raw_subtask_cancel(subtask: u32) -> u32;
+    #[link_name = "[subtask-drop]"]
+    fn raw_subtask_drop(subtask: u32);
+}
+
+#[link(wasm_import_module = "wasi:clocks/monotonic-clock@0.3.0")]
+unsafe extern "C" {
+    #[link_name = "[async-lower]wait-until"]
+    fn raw_wait_until(when: u64) -> u32;
+}
+
+pub(super) fn waitable_set_new() -> u32 {
+    // SAFETY: no arguments; returns a fresh handle.
+    unsafe { raw_waitable_set_new() }
+}
+
+pub(super) fn waitable_set_drop(set: u32) {
+    // SAFETY: handle-only built-in (a stale handle traps, it is not UB).
+    unsafe { raw_waitable_set_drop(set) }
+}
+
+/// Adds `waitable` to `set`, or removes it from its set when `set` is 0.
+pub(super) fn waitable_join(waitable: u32, set: u32) {
+    // SAFETY: handle-only built-in.
+    unsafe { raw_waitable_join(waitable, set) }
+}
+
+/// Blocks the instance until a member of `set` has an event.
+pub(super) fn waitable_set_wait(set: u32) -> Option<Event> {
+    let mut payload = [0u32; 2];
+    // SAFETY: `payload` is valid for the two u32 the built-in writes.
+    let kind = unsafe { raw_waitable_set_wait(set, &mut payload) };
+    event(kind, payload)
+}
+
+/// The next event of `set` if one is ready, without blocking.
+pub(super) fn waitable_set_poll(set: u32) -> Option<Event> {
+    let mut payload = [0u32; 2];
+    // SAFETY: as in `waitable_set_wait`.
+    let kind = unsafe { raw_waitable_set_poll(set, &mut payload) };
+    event(kind, payload)
+}
+
+fn event(kind: u32, [waitable, code]: [u32; 2]) -> Option<Event> {
+    (kind != EVENT_NONE).then(|| Event {
+        kind: EventKind::from_raw(kind),
+        waitable,
+        code,
+    })
+}
+
+/// Cancels a subtask that has not delivered its `RETURNED` event yet and drops
+/// its handle. The caller has removed it from its set.
+pub(super) fn cancel_subtask(subtask: u32) {
+    // SAFETY: handle-only built-ins. `subtask.cancel` is synchronous: it
+    // returns once the subtask is resolved (returned or cancelled).
+    unsafe {
+        raw_subtask_cancel(subtask);
+        raw_subtask_drop(subtask);
+    }
+}
+
+pub(super) fn subtask_drop(subtask: u32) {
+    // SAFETY: handle-only built-in.
+    unsafe { raw_subtask_drop(subtask) }
+}
+
+/// Starts `wasi:clocks/monotonic-clock@0.3.0#wait-until(when_ns)`; the subtask
+/// handle, or `None` if it returned at once (the time has passed).
+pub(super) fn wait_until(when_ns: u64) -> Option<u32> {
+    // SAFETY: one scalar argument, no memory; returns `status | handle << 4`.
+    let packed = unsafe { raw_wait_until(when_ns) };
+    (packed & 0xf != STATUS_RETURNED).then_some(packed >> 4)
+}
