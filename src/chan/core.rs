@@ -27,10 +27,6 @@ pub(crate) const NOT_FIRED: usize = usize::MAX;
 /// Shared by the waiters of one blocked select: the case that fired first.
 pub(crate) type SelectCtx = Rc<Cell<usize>>;
 
-/// Waiter nodes kept per channel for reuse, so that blocking allocates nothing
-/// in the steady state.
-const POOL_MAX: usize = 8;
-
 /// The platform-clock deadline `timeout` from now; `None` (wait forever) if
 /// that is past the clock's range.
 pub(crate) fn deadline_after(s: &Scheduler, timeout: Duration) -> Option<Duration> {
@@ -123,7 +119,9 @@ pub(crate) struct Chan<T> {
     closed: Cell<bool>,
     recvq: Queue<T>,
     sendq: Queue<T>,
-    pool: RefCell<Vec<Rc<Waiter<T>>>>,
+    /// A finished waiter kept for the next wait, so that blocking allocates
+    /// nothing in the steady state (one waiter at a time re-blocking).
+    spare: Cell<Option<Rc<Waiter<T>>>>,
     senders: Cell<usize>,
     receivers: Cell<usize>,
 }
@@ -139,7 +137,7 @@ impl<T> Chan<T> {
             closed: Cell::new(false),
             recvq: RefCell::new(VecDeque::new()),
             sendq: RefCell::new(VecDeque::new()),
-            pool: RefCell::new(Vec::new()),
+            spare: Cell::new(None),
             senders: Cell::new(senders),
             receivers: Cell::new(receivers),
         }
@@ -258,19 +256,21 @@ impl<T> Chan<T> {
         select: Option<(SelectCtx, usize)>,
         value: Option<T>,
     ) -> Rc<Waiter<T>> {
-        let fresh = Waiter {
-            g: Some(g),
-            select,
-            slot: Cell::new(value),
-            outcome: Cell::new(Outcome::Waiting),
-        };
-        let pooled = self.pool.borrow_mut().pop();
-        let node = match pooled {
+        let node = match self.spare.take() {
             Some(mut node) => {
-                *Rc::get_mut(&mut node).expect("pooled waiters are unshared") = fresh;
+                let w = Rc::get_mut(&mut node).expect("a spare waiter is unshared");
+                w.g = Some(g);
+                w.select = select;
+                *w.slot.get_mut() = value;
+                *w.outcome.get_mut() = Outcome::Waiting;
                 node
             }
-            None => Rc::new(fresh),
+            None => Rc::new(Waiter {
+                g: Some(g),
+                select,
+                slot: Cell::new(value),
+                outcome: Cell::new(Outcome::Waiting),
+            }),
         };
         self.queue(dir).borrow_mut().push_back(node.clone());
         node
@@ -288,18 +288,14 @@ impl<T> Chan<T> {
         drop(removed);
     }
 
-    /// Returns a finished waiter (no longer queued, slot emptied) to the pool.
+    /// Keeps a finished waiter (no longer queued, slot emptied) for reuse.
     pub(crate) fn recycle(&self, mut node: Rc<Waiter<T>>) {
-        let Some(w) = Rc::get_mut(&mut node) else {
-            return;
-        };
-        // Drop the goroutine and select references before pooling. The slot
-        // is empty: dropping a surplus node runs no user code.
-        w.g = None;
-        w.select = None;
-        let mut pool = self.pool.borrow_mut();
-        if pool.len() < POOL_MAX {
-            pool.push(node);
+        if let Some(w) = Rc::get_mut(&mut node) {
+            // The goroutine record holds its closure and result: let it go.
+            w.g = None;
+            w.select = None;
+            // Replaces (frees) an older spare: an empty node, no user code.
+            self.spare.set(Some(node));
         }
     }
 

@@ -129,7 +129,7 @@ pub(crate) fn run<A: Arms + ?Sized>(arms: &mut A, timeout: Timeout, what: &str) 
     };
     let ctx = WaitCtx {
         g: s.current(),
-        fired: Rc::new(Cell::new(NOT_FIRED)),
+        fired: fired_cell(),
     };
     // From a random arm on: arms on one channel queue in random order, so
     // that which of them a partner meets first is random too (Go's lockorder
@@ -149,8 +149,25 @@ pub(crate) fn run<A: Arms + ?Sized>(arms: &mut A, timeout: Timeout, what: &str) 
                     arm.finish(i == fired);
                 }
             }
+            SPARE_FIRED.set(Some(ctx.fired));
             return (fired != NOT_FIRED).then_some(fired);
         }
+    }
+}
+
+thread_local! {
+    /// The "fired" cell of the last blocked select on this thread, for reuse.
+    static SPARE_FIRED: Cell<Option<SelectCtx>> = const { Cell::new(None) };
+}
+
+/// A fresh "fired" cell: the spare one if no stale waiter still holds it.
+fn fired_cell() -> SelectCtx {
+    match SPARE_FIRED.take() {
+        Some(cell) if Rc::strong_count(&cell) == 1 => {
+            cell.set(NOT_FIRED);
+            cell
+        }
+        _ => Rc::new(Cell::new(NOT_FIRED)),
     }
 }
 
