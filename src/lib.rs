@@ -41,6 +41,8 @@
 mod block_on;
 pub mod chan;
 mod coro;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub mod js;
 pub mod local;
 pub mod platform;
 mod runtime;

@@ -28,6 +28,12 @@ pub use native::NativePlatform;
 mod wasip1;
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 pub use wasip1::Wasip1Platform;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+mod js;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub(crate) mod js_ffi;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub use js::JsPlatform;
 
 #[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
 pub mod wasip3;
@@ -162,5 +168,9 @@ pub fn default_platform() -> Box<dyn Platform> {
     #[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
     {
         Box::new(Wasip3Platform::new())
+    }
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    {
+        Box::new(JsPlatform::new())
     }
 }
