@@ -71,6 +71,7 @@ pub(crate) struct Waiter<T> {
 }
 
 impl<T> Waiter<T> {
+    #[inline(always)]
     fn is_live(&self) -> bool {
         self.outcome.get() == Outcome::Waiting
             && self
@@ -81,6 +82,7 @@ impl<T> Waiter<T> {
 
     /// Records the outcome and wakes the goroutine. The caller has taken the
     /// waiter out of its queue.
+    #[inline(always)]
     fn fire(&self, outcome: Outcome) {
         debug_assert!(self.is_live());
         self.outcome.set(outcome);
@@ -163,6 +165,7 @@ impl<T> Chan<T> {
     }
 
     /// Pops the first live waiter of `q`, discarding stale ones.
+    #[inline(always)]
     fn pop_live(q: &Queue<T>) -> Option<Rc<Waiter<T>>> {
         loop {
             // The borrow ends before a stale waiter is dropped.
@@ -187,6 +190,7 @@ impl<T> Chan<T> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         if self.closed.get() {
             return Err(TrySendError::Closed(value));
@@ -206,6 +210,7 @@ impl<T> Chan<T> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         let head = if self.cap > 0 {
             self.buf.borrow_mut().pop_front()
@@ -249,6 +254,7 @@ impl<T> Chan<T> {
     }
 
     /// Queues a waiter for `g` (a sender's with its value).
+    #[inline(always)]
     pub(crate) fn enqueue(
         &self,
         dir: Dir,
@@ -289,6 +295,7 @@ impl<T> Chan<T> {
     }
 
     /// Keeps a finished waiter (no longer queued, slot emptied) for reuse.
+    #[inline(always)]
     pub(crate) fn recycle(&self, mut node: Rc<Waiter<T>>) {
         if let Some(w) = Rc::get_mut(&mut node) {
             // The goroutine record holds its closure and result: let it go.
@@ -301,6 +308,7 @@ impl<T> Chan<T> {
 
     /// Parks the running goroutine on the `dir` queue until its operation
     /// completes, the channel closes, or `deadline` passes.
+    #[inline(always)]
     pub(crate) fn wait(&self, dir: Dir, value: Option<T>, deadline: Option<Duration>) -> Woken<T> {
         let s = scheduler(match dir {
             Dir::Send => "Sender::send",
