@@ -117,13 +117,34 @@ impl Platform for Wasip3Platform {
     }
 
     fn has_event_sources(&self) -> bool {
-        reactor::has_waiters()
+        reactor::waiter_count() > 0
     }
 
     fn unparker(&self) -> Unparker {
         // One thread: every wake-up happens on the scheduler's own stack.
         Unparker::noop()
     }
+}
+
+/// How many waitables the scheduler's set holds for waiting goroutines:
+/// pending import calls, stream and future operations, [`wait`]s. A
+/// diagnostic (a leak shows here); 0 outside [`run`](crate::run).
+///
+/// ```
+/// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
+/// # {
+/// use gosched::platform::wasip3::{bindings::clocks::monotonic_clock, registered_waitables};
+/// gosched::run(|| {
+///     let sleeper = gosched::go(|| gosched::block_on(monotonic_clock::wait_for(5_000_000)));
+///     gosched::yield_now();
+///     assert_eq!(registered_waitables(), 1);
+///     sleeper.join().unwrap();
+///     assert_eq!(registered_waitables(), 0);
+/// });
+/// # }
+/// ```
+pub fn registered_waitables() -> usize {
+    reactor::waiter_count()
 }
 
 /// What a waitable's event reports (`waitable-set.wait`'s event codes).

@@ -235,10 +235,10 @@ pub(super) fn remove_raw(waitable: u32, wait: &Rc<RawWait>) {
     }
 }
 
-/// Whether any goroutine waits for a waitable (the timer does not count: the
+/// How many waitables goroutines wait for (the timer does not count: the
 /// scheduler knows its own timers).
-pub(super) fn has_waiters() -> bool {
-    REACTOR.with_borrow(|r| !r.waiters.is_empty())
+pub(super) fn waiter_count() -> usize {
+    REACTOR.with_borrow(|r| r.waiters.len())
 }
 
 /// Blocks in `waitable-set.wait` until an event arrives or the monotonic clock
