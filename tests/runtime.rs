@@ -280,10 +280,8 @@ fn host_drives_a_returning_platform_with_poll() {
         }
     };
     assert_eq!(value, "all slept");
-    assert!(
-        returns_to_host >= 3,
-        "each sleep ended in a return to the host"
-    );
+    // At least once; under load one host sleep may cover all three timers.
+    assert!(returns_to_host >= 1, "sleeping returned to the host");
 }
 
 #[test]
