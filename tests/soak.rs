@@ -1,0 +1,249 @@
+//! Soak tests: a million goroutine lifetimes, a million live goroutines and
+//! ten million channel operations, with the memory they cost.
+//!
+//! They run in release builds only (`cargo test --release --test soak`; in a
+//! debug build they are ignored) and print their figures: add
+//! `-- --nocapture` to see them. The tests take turns ([`soak`]) because
+//! they read the process's resident set size, which they share.
+//!
+//! The count of live goroutines is `GOSCHED_SOAK_LIVE` (default 1,000,000).
+#![cfg(target_os = "linux")]
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use gosched::sync::WaitGroup;
+
+/// Runs one soak scenario at a time, each on a fresh thread that ends before
+/// the next starts: they measure the RSS of the whole process, and a thread's
+/// stack pool is unmapped only when the thread exits.
+fn soak(scenario: impl FnOnce() + Send + 'static) {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let _turn = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    std::thread::spawn(scenario)
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// The resident set size of this process, in bytes.
+fn rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
+    let kib: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmRSS line in kB");
+    kib * 1024
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// RSS at the start of the measured part, its maximum and its end.
+struct RssTrace {
+    start: usize,
+    peak: usize,
+}
+
+impl RssTrace {
+    fn start() -> RssTrace {
+        let start = rss();
+        RssTrace { start, peak: start }
+    }
+
+    fn sample(&mut self) -> usize {
+        let now = rss();
+        self.peak = self.peak.max(now);
+        now
+    }
+}
+
+/// Goroutines started and joined per batch of the spawn/join soak.
+const BATCH: usize = 100;
+const CYCLES: usize = 1_000_000;
+/// How much the RSS may grow over a million cycles and still be "flat": less
+/// than one byte per cycle, so a leak of even one small allocation per
+/// goroutine fails the test.
+const FLAT_SLACK: usize = 512 * 1024;
+
+/// Starts `BATCH` goroutines that each yield once, joins them, and returns the
+/// sum of their results.
+fn spawn_join_batch(first: usize) -> u64 {
+    let handles: Vec<_> = (first..first + BATCH)
+        .map(|i| {
+            gosched::go(move || {
+                gosched::yield_now();
+                i as u64
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).sum()
+}
+
+#[test]
+#[cfg_attr(debug_assertions, ignore = "soak test: run with --release")]
+fn a_million_spawn_join_cycles_leave_rss_flat() {
+    soak(|| {
+        let began = Instant::now();
+        gosched::run(move || {
+            // One batch first, so the stack pool and the tables have their
+            // steady-state size before the measurement starts.
+            spawn_join_batch(0);
+            let mut trace = RssTrace::start();
+            let mut sum = 0;
+            for first in (0..CYCLES).step_by(BATCH) {
+                sum += spawn_join_batch(first);
+                if first % (100 * BATCH) == 0 {
+                    trace.sample();
+                }
+            }
+            let end = trace.sample();
+            println!(
+                "soak: {CYCLES} spawn/join cycles in {:.2?}: RSS start {:.2} MiB, \
+                 peak {:.2} MiB, end {:.2} MiB",
+                began.elapsed(),
+                mib(trace.start),
+                mib(trace.peak),
+                mib(end)
+            );
+            assert_eq!(sum, (CYCLES as u64 - 1) * CYCLES as u64 / 2);
+            assert_eq!(gosched::num_goroutines(), 1);
+            assert!(
+                end <= trace.start + FLAT_SLACK,
+                "RSS grew from {} to {end} bytes over {CYCLES} cycles",
+                trace.start
+            );
+        })
+    });
+}
+
+/// Each parked goroutine costs its record and one page of slab stack; more
+/// than this per goroutine means stacks are touched deeper than the first page
+/// or records grew.
+const MAX_BYTES_PER_PARKED_GOROUTINE: usize = 8 * 1024;
+
+fn live_goroutines() -> usize {
+    std::env::var("GOSCHED_SOAK_LIVE")
+        .ok()
+        .map(|v| v.parse().expect("GOSCHED_SOAK_LIVE is a count"))
+        .unwrap_or(1_000_000)
+}
+
+#[test]
+#[cfg_attr(debug_assertions, ignore = "soak test: run with --release")]
+fn a_million_parked_goroutines_on_unguarded_stacks() {
+    let n = live_goroutines();
+    soak(move || {
+        let before = rss();
+        let began = Instant::now();
+        // SAFETY: these goroutines use a few hundred bytes of their 16 KiB stacks.
+        let rt = unsafe {
+            gosched::Runtime::new()
+                .stack_size(16 * 1024)
+                .unguarded_stacks()
+        };
+        let (parked, all_parked_after) = rt.run(move || {
+            let gate = WaitGroup::new();
+            gate.add(1);
+            let done = WaitGroup::new();
+            let finished = Rc::new(Cell::new(0usize));
+            for _ in 0..n {
+                let (gate, finished) = (gate.clone(), finished.clone());
+                done.go(move || {
+                    gate.wait();
+                    // A million timers at once, then a million wake-ups.
+                    gosched::sleep(Duration::from_millis(1));
+                    finished.set(finished.get() + 1);
+                });
+            }
+            // The goroutines queued before this one all run (and park) first.
+            gosched::yield_now();
+            let parked = rss();
+            let all_parked_after = began.elapsed();
+            assert_eq!(gosched::num_goroutines(), n + 1);
+            assert_eq!(finished.get(), 0);
+            gate.done();
+            done.wait();
+            assert_eq!(finished.get(), n);
+            (parked, all_parked_after)
+        });
+        let per_goroutine = parked.saturating_sub(before) / n;
+        println!(
+            "soak: {n} parked goroutines (16 KiB unguarded stacks) after {all_parked_after:.2?}, \
+             all done after {:.2?}: RSS before {:.2} MiB, parked {:.2} MiB, after {:.2} MiB; \
+             {per_goroutine} bytes per goroutine",
+            began.elapsed(),
+            mib(before),
+            mib(parked),
+            mib(rss()),
+        );
+        assert!(
+            per_goroutine <= MAX_BYTES_PER_PARKED_GOROUTINE,
+            "{per_goroutine} bytes per parked goroutine"
+        );
+    });
+}
+
+/// The stack mappings of this size in the process (the guard page of a
+/// guarded stack is a separate mapping, so each stack shows up as one `rw-p`
+/// mapping of exactly its usable size).
+fn stack_mappings(size: usize) -> usize {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("procfs");
+    maps.lines()
+        .filter(|line| {
+            let mut fields = line.split_whitespace();
+            let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+                return false;
+            };
+            let Some((lo, hi)) = range.split_once('-') else {
+                return false;
+            };
+            let len =
+                usize::from_str_radix(hi, 16).unwrap() - usize::from_str_radix(lo, 16).unwrap();
+            perms == "rw-p" && len == size
+        })
+        .count()
+}
+
+/// Goroutines still parked when `run` returns are unwound and their stacks
+/// pooled: running that again and again maps no new stacks. (A soak test so
+/// that no other test maps memory meanwhile.)
+#[test]
+#[cfg_attr(debug_assertions, ignore = "soak test: run with --release")]
+fn stacks_of_unwound_goroutines_go_back_to_the_pool() {
+    // A size no other test uses (and a multiple of any page size), so that
+    // only this test's stacks are counted.
+    const STACK: usize = 5 * 64 * 1024;
+    const PARKED: usize = 20;
+    soak(|| {
+        let round = || {
+            gosched::Runtime::new().stack_size(STACK).run(|| {
+                for _ in 0..PARKED {
+                    gosched::go(|| gosched::sleep(Duration::from_secs(3600)));
+                }
+                gosched::yield_now();
+            })
+        };
+        round();
+        // One more for main; the kernel may merge the topmost stack with an
+        // older neighbouring mapping.
+        let pooled = stack_mappings(STACK);
+        assert!(
+            pooled >= PARKED,
+            "{pooled} stacks mapped for {PARKED} parked goroutines and main"
+        );
+        for _ in 0..100 {
+            round();
+        }
+        assert_eq!(
+            stack_mappings(STACK),
+            pooled,
+            "stacks of unwound goroutines were not reused"
+        );
+    });
+}
