@@ -8,6 +8,10 @@
 //! Deliberate panics use `resume_unwind`, which skips the panic hook, so the
 //! test output stays readable; one test panics with `panic!` to cover the
 //! hook path.
+//!
+//! Native only (`panic = "unwind"`): on wasm a panic aborts, and the runtime
+//! abandons goroutines alive at shutdown without running their destructors.
+#![cfg(panic = "unwind")]
 
 use std::cell::{Cell, RefCell};
 use std::future;
