@@ -272,8 +272,7 @@ impl Scheduler {
             let next = self.runq.borrow_mut().pop_front();
             match next {
                 Some(g) => {
-                    self.switch_to(g);
-                    if main.state.get() == State::Dead {
+                    if self.switch_to(g) == Resumed::Finished && main.state.get() == State::Dead {
                         return Stop::MainReturned;
                     }
                     since_poll += 1;
@@ -294,29 +293,30 @@ impl Scheduler {
         }
     }
 
-    fn switch_to(&self, g: GRef) {
+    fn switch_to(&self, g: GRef) -> Resumed {
         g.state.set(State::Running);
-        *self.current.borrow_mut() = Some(g);
         let resumed = {
-            // Goroutine code only ever borrows `current` shared, so holding
-            // this borrow across the switch is fine.
-            let current = self.current.borrow();
-            let g = current.as_ref().expect("set above");
             let mut body = g.body.borrow_mut();
             if let Body::NotStarted { .. } = &*body {
-                self.start(g, &mut body);
+                self.start(&g, &mut body);
             }
             match &mut *body {
-                Body::Started(coro) => coro.resume(),
+                Body::Started(coro) => {
+                    // Goroutine code only reads `current` (a shared borrow).
+                    self.current.replace(Some(g.clone()));
+                    let resumed = coro.resume();
+                    self.current.replace(None);
+                    resumed
+                }
                 Body::NotStarted { .. } | Body::Finished => Resumed::Finished,
             }
         };
-        let g = self.current.borrow_mut().take().expect("set above");
         match (resumed, g.state.get()) {
             (Resumed::Finished, _) => self.retire(&g),
             (Resumed::Suspended, State::Runnable) => self.runq.borrow_mut().push_back(g),
             (Resumed::Suspended, _) => {}
         }
+        resumed
     }
 
     /// Gives a goroutine about to run for the first time its stack; if none can
