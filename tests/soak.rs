@@ -9,12 +9,13 @@
 //! The count of live goroutines is `GOSCHED_SOAK_LIVE` (default 1,000,000).
 #![cfg(target_os = "linux")]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use gosched::sync::WaitGroup;
+use gosched::{chan, select, Receiver};
 
 /// Runs one soak scenario at a time, each on a fresh thread that ends before
 /// the next starts: they measure the RSS of the whole process, and a thread's
@@ -245,5 +246,115 @@ fn stacks_of_unwound_goroutines_go_back_to_the_pool() {
             pooled,
             "stacks of unwound goroutines were not reused"
         );
+    });
+}
+
+/// Goroutines of the channel soak: as many producers as consumers.
+const CHAN_GOROUTINES: usize = 1000;
+/// Values each producer sends: 500 x 10,000 = 5M values, 10M operations.
+const PER_PRODUCER: usize = 10_000;
+/// Rendezvous, nearly rendezvous, small and large buffers.
+const CAPS: [usize; 8] = [0, 1, 16, 256, 0, 1, 16, 256];
+
+/// Takes values from `a` and `b` (a select while both are open) until both
+/// are closed; marks each in `seen` and fails on a value seen twice.
+fn consume(a: Receiver<u32>, b: Option<Receiver<u32>>, seen: &RefCell<Vec<u64>>) -> usize {
+    let mark = |v: u32| {
+        let (word, bit) = (v as usize / 64, v % 64);
+        let mut seen = seen.borrow_mut();
+        assert_eq!(seen[word] >> bit & 1, 0, "value {v} received twice");
+        seen[word] |= 1 << bit;
+    };
+    let mut received = 0;
+    let (mut a, mut b) = (Some(a), b);
+    loop {
+        // A closed side is swapped for `never()`, Go's nil channel.
+        let (ra, rb) = match (&a, &b) {
+            (None, None) => return received,
+            (Some(ra), None) | (None, Some(ra)) => match ra.recv() {
+                Ok(v) => {
+                    mark(v);
+                    received += 1;
+                    continue;
+                }
+                Err(_) => return received,
+            },
+            (Some(ra), Some(rb)) => (ra.clone(), rb.clone()),
+        };
+        select! {
+            recv(ra) -> v => match v {
+                Ok(v) => { mark(v); received += 1; }
+                Err(_) => a = None,
+            },
+            recv(rb) -> v => match v {
+                Ok(v) => { mark(v); received += 1; }
+                Err(_) => b = None,
+            },
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(debug_assertions, ignore = "soak test: run with --release")]
+fn ten_million_channel_operations_lose_no_value() {
+    soak(|| {
+        let began = Instant::now();
+        gosched::run(move || {
+            let mut trace = RssTrace::start();
+            let ends: Vec<_> = CAPS.iter().map(|&cap| chan::<u32>(cap)).collect();
+            let producers = CHAN_GOROUTINES / 2;
+            let values = producers * PER_PRODUCER;
+            let seen = Rc::new(RefCell::new(vec![0u64; values.div_ceil(64)]));
+            let sent = Rc::new(Cell::new(0usize));
+            let consumers: Vec<_> = (0..CHAN_GOROUTINES - producers)
+                .map(|c| {
+                    let a = ends[c % CAPS.len()].1.clone();
+                    // Every other consumer selects over two channels.
+                    let b = (c % 2 == 1).then(|| ends[(c + 1) % CAPS.len()].1.clone());
+                    let seen = seen.clone();
+                    gosched::go(move || consume(a, b, &seen))
+                })
+                .collect();
+            for p in 0..producers {
+                let a = ends[p % CAPS.len()].0.clone();
+                let b = ends[(p + 3) % CAPS.len()].0.clone();
+                let sent = sent.clone();
+                gosched::go(move || {
+                    for i in 0..PER_PRODUCER {
+                        let v = (p * PER_PRODUCER + i) as u32;
+                        // Every other producer selects between two channels.
+                        let ok = if p % 2 == 0 {
+                            a.send(v).is_ok()
+                        } else {
+                            select! {
+                                send(a, v) -> r => r.is_ok(),
+                                send(b, v) -> r => r.is_ok(),
+                            }
+                        };
+                        assert!(ok, "a channel closed while its producers still sent");
+                        sent.set(sent.get() + 1);
+                    }
+                });
+            }
+            // The producers hold the only senders now: channels close as they finish.
+            drop(ends);
+            trace.sample();
+            let received: usize = consumers.into_iter().map(|h| h.join().unwrap()).sum();
+            let end = trace.sample();
+            println!(
+                "soak: {} channel operations across {CHAN_GOROUTINES} goroutines in {:.2?}: \
+                 RSS start {:.2} MiB, peak {:.2} MiB, end {:.2} MiB",
+                sent.get() + received,
+                began.elapsed(),
+                mib(trace.start),
+                mib(trace.peak),
+                mib(end)
+            );
+            assert_eq!(sent.get(), values);
+            assert_eq!(received, values);
+            let seen = seen.borrow();
+            let missing = (0..values).find(|&v| seen[v / 64] >> (v % 64) & 1 == 0);
+            assert_eq!(missing, None, "a value sent was never received");
+        });
     });
 }
