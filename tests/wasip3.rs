@@ -236,3 +236,19 @@ fn deadlock_on_channels_is_reported() {
         drop(tx);
     });
 }
+
+#[test]
+fn spawn_local_of_a_newer_wit_bindgen_runs_on_a_goroutine() {
+    gosched::run(|| {
+        let before = gosched::num_goroutines();
+        // wit-bindgen 0.63 finds the scheduler's task record (version 3) and
+        // hands the future to its spawn hook.
+        let handle = wit_bindgen::spawn_local(async {
+            monotonic_clock::wait_for(10 * MS).await;
+            gosched::current_id()
+        });
+        assert_eq!(gosched::num_goroutines(), before + 1);
+        let ran_on = gosched::block_on(handle).expect("not cancelled");
+        assert_ne!(ran_on, gosched::current_id());
+    });
+}

@@ -5,9 +5,13 @@
 //! talk to an executor of its own when an import future is pending: it asks
 //! the C hook `wasip3_task_set` for "the current task" and calls the task's
 //! `waitable_register(ptr, waitable, callback, callback_ptr)`. We install one
-//! V2 record for the whole scheduler, so every pending import, stream or
-//! future operation lands in our waitable-set, and the idle hook calls its
-//! callback (which wakes the goroutine's `Waker`) when its event comes.
+//! record for the whole scheduler, so every pending import, stream or future
+//! operation lands in our waitable-set, and the idle hook calls its callback
+//! (which wakes the goroutine's `Waker`) when its event comes.
+//!
+//! The record is version 3 (wit-bindgen 0.63): a V2 record plus a
+//! `rust_spawn` hook, which runs `wit_bindgen::spawn_local`'s futures on new
+//! goroutines. Older wit-bindgens read it as the V2 prefix it starts with.
 //!
 //! Invariants:
 //! * a waitable in `waiters` is joined to the set; one that is not is not;
@@ -69,14 +73,18 @@ thread_local! {
 
 // ---- the wit-bindgen task record (`wasip3_task`, version 2) ----------------
 
-const WASIP3_TASK_V2: u32 = 2;
+const WASIP3_TASK_V3: u32 = 3;
 
 type RegisterFn = unsafe extern "C" fn(*mut c_void, u32, CabiCallback, *mut c_void) -> *mut c_void;
 type UnregisterFn = unsafe extern "C" fn(*mut c_void, u32) -> *mut c_void;
 
-/// `wasip3_task_v2` of wit-bindgen's `rt/async_support/cabi.rs`.
+/// A future handed to the spawn hook.
+type SpawnedFuture = Box<dyn std::future::Future<Output = ()>>;
+
+/// `wasip3_task_v3` of wit-bindgen 0.63's `rt/async_support/cabi.rs` (the
+/// same fields as `wasip3_task_v2`, with a longer vtable).
 #[repr(C)]
-struct TaskV2 {
+struct Task {
     version: u32,
     ptr: *mut c_void,
     waitable_register: RegisterFn,
@@ -84,18 +92,21 @@ struct TaskV2 {
     vtable: &'static Vtable,
 }
 
-/// `wasip3_task_vtable`.
+/// `wasip3_task_vtable_v3`: `wasip3_task_vtable` (V2) followed by the spawn
+/// hook, which uses the Rust ABI (every crate in the module is built by the
+/// same rustc).
 #[repr(C)]
 struct Vtable {
     waitable_register: RegisterFn,
     waitable_unregister: UnregisterFn,
     clone: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
     drop: unsafe extern "C" fn(*mut c_void),
+    rust_spawn: Option<unsafe fn(*mut c_void, SpawnedFuture)>,
 }
 
 /// The record only holds function pointers and a null `ptr`; nothing ever
 /// writes to it (wit-bindgen reads it through the `*mut` it is handed).
-struct SharedTask(TaskV2);
+struct SharedTask(Task);
 // SAFETY: immutable plain data (wasm32 has one thread anyway).
 unsafe impl Sync for SharedTask {}
 
@@ -104,10 +115,11 @@ static VTABLE: Vtable = Vtable {
     waitable_unregister: unregister,
     clone: task_clone,
     drop: task_drop,
+    rust_spawn: Some(spawn),
 };
 
-static TASK: SharedTask = SharedTask(TaskV2 {
-    version: WASIP3_TASK_V2,
+static TASK: SharedTask = SharedTask(Task {
+    version: WASIP3_TASK_V3,
     // The reactor is per thread; the record needs no state of its own.
     ptr: std::ptr::null_mut(),
     waitable_register: register,
@@ -147,6 +159,12 @@ unsafe extern "C" fn task_clone(task: *mut c_void) -> *mut c_void {
 
 unsafe extern "C" fn task_drop(_task: *mut c_void) {}
 
+/// `wit_bindgen::spawn_local` (0.63 and later): the future runs on a new
+/// goroutine, polled by `block_on`.
+unsafe fn spawn(_task: *mut c_void, future: SpawnedFuture) {
+    crate::go(move || crate::block_on(Box::into_pin(future)));
+}
+
 // ---- what the platform and `wait` call ---------------------------------------
 
 /// A `Wasip3Platform` was created: the first one creates the set and installs
@@ -157,7 +175,7 @@ pub(super) fn attach() {
         if r.users == 1 {
             r.set = abi::waitable_set_new();
             let task = std::ptr::addr_of!(TASK.0).cast_mut().cast::<c_void>();
-            // SAFETY: `TASK` is a valid V2 record for the program's lifetime.
+            // SAFETY: `TASK` is a valid V3 record for the program's lifetime.
             r.previous_task = unsafe { wasip3_task_set(task) } as usize;
         }
     });
