@@ -6,6 +6,8 @@
 #   NOBUILD=1          skip `cargo build --release --example compare`
 #   GOBENCH=path       also run this Go anchor binary (GOMAXPROCS=1, label go-p1) each round
 #   TOKIOBENCH=path    also run this tokio anchor binary (label tokio-ct) each round
+#   WRAP="chrt -f 10"  prefix every benchmark process (on a shared machine a real-time
+#                      priority keeps other processes from preempting the timed runs)
 # Peers run interleaved with gosched (same round, same benchmark) so that machine noise
 # falls on all of them alike. A crash or timeout prints a FAIL line instead of figures.
 set -u
@@ -20,7 +22,7 @@ ERRF=$(mktemp); trap 'rm -f "$ERRF"' EXIT
 run_bench() {
   local to=$1 sys=$2 bench=$3; shift 3
   local out rc why
-  out=$(timeout -k 5 "$to" "$@" 2>"$ERRF"); rc=$?
+  out=$(timeout -k 5 "$to" ${WRAP:-} "$@" 2>"$ERRF"); rc=$?
   printf '%s\n' "$out" | grep -E '^(RESULT|#)' || true
   if [ $rc -ne 0 ]; then
     if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then why="timeout>${to}s"; else
@@ -30,6 +32,7 @@ run_bench() {
 }
 
 echo "# host: $(uname -srm), $(nproc) cpus,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+echo "# wrap: ${WRAP:-none}; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(rustc --version); gosched $(git rev-parse --short HEAD 2>/dev/null); rounds=$ROUNDS reps=$REPS; $(date -Is)"
 for r in $(seq "$ROUNDS"); do
   echo "# round $r/$ROUNDS (load $(cut -d' ' -f1-3 /proc/loadavg))"
