@@ -412,7 +412,9 @@ fn stack_overflow_on_guarded_stack_aborts_naming_the_goroutine() {
 fn unguarded() -> gosched::Runtime {
     // SAFETY: not upheld on purpose, in a child process that is expected to
     // abort. The overflowing goroutine gets the second stack of a fresh slab
-    // chunk (main has the first), so it runs into free stacks of the chunk.
+    // chunk (main has the first), so it runs into free stacks of the chunk:
+    // a switch finds its stack pointer past the canary, and a recursion that
+    // never switches reaches the chunk's guard page.
     unsafe { gosched::Runtime::new().unguarded_stacks() }
 }
 
@@ -428,9 +430,6 @@ fn stack_overflow_on_unguarded_stack_is_caught_at_a_switch() {
 }
 
 #[test]
-#[ignore = "dies of a bare SIGSEGV: a recursion that never switches runs through the canary \
-            and the free stacks below it into unmapped memory, where the fault handler does \
-            not recognise it as a goroutine overflow"]
 fn stack_overflow_on_unguarded_stack_without_switches() {
     let Some(out) = child("stack_overflow_on_unguarded_stack_without_switches", || {
         overflow_in_named_goroutine(unguarded(), recurse_forever)
