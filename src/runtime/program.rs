@@ -119,7 +119,9 @@ impl Runtime {
     /// assert_eq!(program.poll(), Poll::Ready(42));
     /// ```
     pub fn start<T: 'static>(self, main: impl FnOnce() -> T + 'static) -> Program<T> {
-        #[cfg(not(target_arch = "wasm32"))]
+        // Miri cannot run coroutines nor install signal handlers; it checks
+        // only what runs without switching (tests/without_switching.rs).
+        #[cfg(not(any(target_arch = "wasm32", miri)))]
         crate::coro::install_overflow_handler();
         let platform = self.platform.unwrap_or_else(platform::default_platform);
         let scheduler = Box::new(Scheduler::new(platform, self.stack_size, self.stack_kind));
