@@ -541,10 +541,11 @@ pub fn check(caps: Vec<usize>, workers: usize, steps: Vec<(usize, Op)>) {
             let mailbox = crew.mailboxes.borrow()[g].clone();
             *mailbox.borrow_mut() = Some(Cmd::Run(step, op.clone()));
             if let Op::Sleep(us) = op {
-                // Let the worker start its sleep, then wake up after it
-                // (timers fire in deadline order).
-                yield_now();
-                gosched::sleep(Duration::from_micros(u64::from(us) + 1));
+                // Wait for the sleeper: its timer fires only when the
+                // scheduler next polls its timers, not within a few yields.
+                while crew.logs.borrow()[g].borrow().is_empty() {
+                    gosched::sleep(Duration::from_micros(u64::from(us) + 1));
+                }
             }
             // Enough turns for the worker and everyone it wakes to report.
             for _ in 0..2 * (workers + 2) {
