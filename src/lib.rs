@@ -88,6 +88,7 @@ pub fn run<T: 'static>(main: impl FnOnce() -> T + 'static) -> T {
 ///     assert!(flag.get());
 /// });
 /// ```
+#[inline]
 pub fn yield_now() {
     runtime::scheduler("gosched::yield_now").yield_now()
 }
