@@ -18,25 +18,25 @@
 //! (guarded 256 KiB stacks). B1s is gosched's own addition: B1 where every
 //! goroutine yields once, so that all 100k hold a stack at the same time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gosched::Runtime;
 
 // Sizes: identical to shared/anchors/common/src/lib.rs.
-const N_SPAWN: usize = 100_000; // B1
-const N_PINGPONG: usize = 1_000_000; // B2 round trips
-const N_BUF_ITEMS: u64 = 10_000_000; // B3 items
-const BUF_CAP: usize = 1024; // B3/B4b capacity
-const N_SELECT_PRODUCERS: usize = 4; // B4
-const N_SELECT_ITEMS: usize = 1_000_000; // B4 total selects
-const N_YIELD: usize = 1_000_000; // B5 yields per goroutine (2 goroutines)
-const N_SLEEPERS: usize = 10_000; // B6
-const SLEEP_MS: u64 = 10; // B6
-const RING_SIZE: usize = 1000; // B7
-const RING_LAPS: usize = 1000; // B7
+pub(crate) const N_SPAWN: usize = 100_000; // B1
+pub(crate) const N_PINGPONG: usize = 1_000_000; // B2 round trips
+pub(crate) const N_BUF_ITEMS: u64 = 10_000_000; // B3 items
+pub(crate) const BUF_CAP: usize = 1024; // B3/B4b capacity
+pub(crate) const N_SELECT_PRODUCERS: usize = 4; // B4
+pub(crate) const N_SELECT_ITEMS: usize = 1_000_000; // B4 total selects
+pub(crate) const N_YIELD: usize = 1_000_000; // B5 yields per goroutine (2 goroutines)
+pub(crate) const N_SLEEPERS: usize = 10_000; // B6
+pub(crate) const SLEEP_MS: u64 = 10; // B6
+pub(crate) const RING_SIZE: usize = 1000; // B7
+pub(crate) const RING_LAPS: usize = 1000; // B7
 
 /// Stack size of the B1/B1b goroutines (slab stacks, no guard page).
-const B1_STACK: usize = 64 * 1024;
+pub(crate) const B1_STACK: usize = 64 * 1024;
 
 // ---- harness: the helpers of shared/anchors/common, copied (no dependency) ----
 
@@ -121,34 +121,37 @@ fn cold_with_rss(a: &Args, bench: &str, tasks: usize, f: impl FnOnce() -> Durati
 }
 
 /// A runtime on unguarded slab stacks of [`B1_STACK`] bytes.
-fn slab_runtime() -> Runtime {
+pub(crate) fn slab_runtime() -> Runtime {
     // SAFETY: the B1 goroutines run an empty closure or one yield, plus
     // gosched's join bookkeeping: well under 8 KiB of their 64 KiB stacks.
     unsafe { Runtime::new().stack_size(B1_STACK).unguarded_stacks() }
 }
 
 // ---- benchmark bodies: each runs inside the main goroutine ----
+// They time themselves on the platform clock (gosched::now), so that
+// examples/compare_js.rs runs the same bodies in a JS host, where
+// std::time::Instant does not work.
 
 /// B1: spawn N goroutines with an empty body, then join every handle in order.
 /// B1b: the same N spawns in `batches` batches.
 /// B1s (gosched only, `body` = yield): every goroutine yields once, so all N
 /// hold a stack at the same time (a goroutine gets its stack when it first
 /// runs, so in B1 they run one after another on one pooled stack).
-fn b1(batches: usize, body: fn()) -> Duration {
+pub(crate) fn b1(batches: usize, body: fn()) -> Duration {
     let per = N_SPAWN / batches;
-    let t = Instant::now();
+    let t = gosched::now();
     for _ in 0..batches {
         let hs: Vec<_> = (0..per).map(|_| gosched::go(body)).collect();
         for h in hs {
             h.join().unwrap();
         }
     }
-    t.elapsed()
+    gosched::now() - t
 }
 
 /// B2: main sends `i` on an unbuffered channel, an echo goroutine sends it
 /// back on another; round trips.
-fn b2() -> Duration {
+pub(crate) fn b2() -> Duration {
     let (ping_tx, ping_rx) = gosched::chan::<usize>(0);
     let (pong_tx, pong_rx) = gosched::chan::<usize>(0);
     let echo = gosched::go(move || {
@@ -156,28 +159,28 @@ fn b2() -> Duration {
             pong_tx.send(v).unwrap();
         }
     });
-    let t = Instant::now();
+    let t = gosched::now();
     for i in 0..N_PINGPONG {
         ping_tx.send(i).unwrap();
         pong_rx.recv().unwrap();
     }
-    let d = t.elapsed();
+    let d = gosched::now() - t;
     drop(ping_tx);
     echo.join().unwrap();
     d
 }
 
 /// B3: one producer sends N u64 into a capacity-1024 channel; main sums them.
-fn b3() -> Duration {
+pub(crate) fn b3() -> Duration {
     let (tx, rx) = gosched::chan::<u64>(BUF_CAP);
-    let t = Instant::now();
+    let t = gosched::now();
     let producer = gosched::go(move || {
         for i in 0..N_BUF_ITEMS {
             tx.send(i).unwrap();
         }
     });
     let sum: u64 = rx.iter().sum();
-    let d = t.elapsed();
+    let d = gosched::now() - t;
     producer.join().unwrap();
     assert_eq!(sum, N_BUF_ITEMS * (N_BUF_ITEMS - 1) / 2);
     d
@@ -187,12 +190,12 @@ fn b3() -> Duration {
 /// main selects over the 4 until it has all items. Main keeps a sender of
 /// each channel so that none closes while it selects (Go's producers do not
 /// close either).
-fn b4(cap: usize) -> Duration {
+pub(crate) fn b4(cap: usize) -> Duration {
     let per = N_SELECT_ITEMS / N_SELECT_PRODUCERS;
     let (senders, rxs): (Vec<_>, Vec<_>) = (0..N_SELECT_PRODUCERS)
         .map(|_| gosched::chan::<u64>(cap))
         .unzip();
-    let t = Instant::now();
+    let t = gosched::now();
     let producers: Vec<_> = senders
         .iter()
         .map(|tx| {
@@ -214,7 +217,7 @@ fn b4(cap: usize) -> Duration {
             recv(r3) -> v => v.unwrap(),
         };
     }
-    let d = t.elapsed();
+    let d = gosched::now() - t;
     producers.into_iter().for_each(|p| p.join().unwrap());
     drop(senders);
     let per = per as u64;
@@ -224,7 +227,7 @@ fn b4(cap: usize) -> Duration {
 
 /// B7: main -> g0 -> g1 -> ... -> g999 -> main over 1001 unbuffered channels,
 /// each goroutine forwarding `v + 1`; laps.
-fn b7() -> Duration {
+pub(crate) fn b7() -> Duration {
     let (first, mut rx) = gosched::chan::<usize>(0);
     let ring: Vec<_> = (0..RING_SIZE)
         .map(|_| {
@@ -237,20 +240,20 @@ fn b7() -> Duration {
             })
         })
         .collect();
-    let t = Instant::now();
+    let t = gosched::now();
     for _ in 0..RING_LAPS {
         first.send(0).unwrap();
         assert_eq!(rx.recv().unwrap(), RING_SIZE);
     }
-    let d = t.elapsed();
+    let d = gosched::now() - t;
     drop(first);
     ring.into_iter().for_each(|g| g.join().unwrap());
     d
 }
 
 /// B5: two goroutines each yield N times.
-fn b5() -> Duration {
-    let t = Instant::now();
+pub(crate) fn b5() -> Duration {
+    let t = gosched::now();
     let hs: Vec<_> = (0..2)
         .map(|_| {
             gosched::go(|| {
@@ -263,19 +266,19 @@ fn b5() -> Duration {
     for h in hs {
         h.join().unwrap();
     }
-    t.elapsed()
+    gosched::now() - t
 }
 
 /// B6: 10k goroutines each sleep 10 ms; main joins them all.
-fn b6() -> Duration {
-    let t = Instant::now();
+pub(crate) fn b6() -> Duration {
+    let t = gosched::now();
     let hs: Vec<_> = (0..N_SLEEPERS)
         .map(|_| gosched::go(|| gosched::sleep(Duration::from_millis(SLEEP_MS))))
         .collect();
     for h in hs {
         h.join().unwrap();
     }
-    t.elapsed()
+    gosched::now() - t
 }
 
 /// B1, B1b, B1s: RSS of the cold run, then warm repetitions (no extra warm-up).

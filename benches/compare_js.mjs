@@ -1,0 +1,24 @@
+// Runs examples/compare_js.rs (built and processed by tools/js-bench) in this
+// Node: one module instance per benchmark, as the anchors run one process per
+// benchmark, printing the RESULT lines of shared/anchors/README.md.
+//
+//   node benches/compare_js.mjs MODULE.wasm [BENCH|all] [REPS=3] [SYSTEM=gosched-js]
+import { readFileSync } from "node:fs";
+import { compile, instantiate } from "../js/gosched.mjs";
+
+const [path, which = "all", reps = "3", system = "gosched-js"] = process.argv.slice(2);
+if (!path) {
+  console.error("usage: node benches/compare_js.mjs MODULE.wasm [BENCH|all] [REPS] [SYSTEM]");
+  process.exit(2);
+}
+const module = await compile(readFileSync(path));
+const print = (stream, text) => (stream === 2 ? process.stderr : process.stdout).write(text + "\n");
+
+async function run(bench) {
+  const functions = { bench, reps: Number(reps), system };
+  const instance = await instantiate(module, { functions, print, entry: "compare_main" });
+  return instance.start();
+}
+
+const benches = which === "all" ? (await run("list")).split(" ") : [which];
+for (const bench of benches) await run(bench);
