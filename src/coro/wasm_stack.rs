@@ -1,7 +1,7 @@
-//! Goroutine stacks on wasm32: heap allocations, pooled per size.
+//! Goroutine stacks on wasm32: carved from linear memory grown for them,
+//! pooled per size.
 //!
-//! Linear memory has no guard pages, so each stack is one allocation laid out
-//! as
+//! Linear memory has no guard pages, so each stack is one region laid out as
 //!
 //! ```text
 //!  low  +--------------------+ <- ptr
@@ -19,8 +19,7 @@
 //! suspends, its buffer may use everything below its live frames.
 //! Both [`StackKind`]s get this layout; there is nothing to guard with.
 
-use std::alloc::{self, Layout};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::ptr::NonNull;
 
@@ -32,7 +31,6 @@ const CANARY_BYTES: usize = 16;
 pub(crate) const RED_ZONE: usize = 4096;
 /// Stack sizes are rounded to this granularity (a pool bucket each).
 const GRANULE: usize = 4096;
-const ALIGN: usize = 16;
 
 /// Rounds `n` up to a multiple of 4 KiB (the pool's bucket granularity).
 pub(crate) fn round_to_page(n: usize) -> usize {
@@ -54,15 +52,8 @@ pub(crate) struct Stack {
 }
 
 impl Stack {
-    fn layout(size: usize) -> Layout {
-        Layout::from_size_align(size + CANARY_BYTES + RED_ZONE, ALIGN)
-            .expect("stack sizes are small multiples of 4 KiB")
-    }
-
     fn new(size: usize) -> io::Result<Stack> {
-        let layout = Stack::layout(size);
-        // SAFETY: the layout has a non-zero size.
-        let ptr = NonNull::new(unsafe { alloc::alloc(layout) }).ok_or_else(|| {
+        let ptr = carve(size + CANARY_BYTES + RED_ZONE).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 format!(
@@ -98,7 +89,8 @@ impl Stack {
 
     fn write_canary(&self) {
         for (i, word) in CANARY.iter().enumerate() {
-            // SAFETY: the first 16 bytes of the allocation, 16-aligned.
+            // SAFETY: the first 16 bytes of the stack's region, which it owns
+            // (carved once, never handed out again) and which is 16-aligned.
             unsafe { self.canary().add(i).write_volatile(*word) };
         }
     }
@@ -112,18 +104,58 @@ impl Stack {
     }
 }
 
-impl Drop for Stack {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `Stack::new` with this layout; no coroutine
-        // uses it any more (its owner is dropping it).
-        unsafe { alloc::dealloc(self.ptr.as_ptr(), Stack::layout(self.size)) };
-    }
-}
-
 thread_local! {
     /// Free stacks by size. Pooled stacks are kept for the thread's lifetime,
     /// as natively: allocating a fresh one costs far more than reusing one.
     static POOL: RefCell<Vec<(usize, Vec<Stack>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Bytes of linear memory a fresh chunk takes at least, and at most when
+/// more is not needed for the stack at hand.
+const MIN_CHUNK: usize = 1 << 20;
+const MAX_CHUNK: usize = 64 << 20;
+const WASM_PAGE: usize = 64 * 1024;
+
+thread_local! {
+    /// The free end of the chunk stacks are carved from: `(next, end)`.
+    static CHUNK: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// Linear memory taken for stacks so far.
+    static TAKEN: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Carves `bytes` (a multiple of 16) for a stack out of linear memory that
+/// the stacks own: grown directly with `memory.grow`, in chunks that double
+/// up to [`MAX_CHUNK`], never freed (stacks are pooled for the program's
+/// lifetime anyway). Growing a little for every stack through the allocator
+/// costs V8 a copy of the whole memory per grow: 10k goroutines took seconds
+/// to start under Node.
+fn carve(bytes: usize) -> Option<NonNull<u8>> {
+    debug_assert_eq!(bytes % 16, 0, "stacks stay 16-byte aligned");
+    let (mut next, mut end) = CHUNK.get();
+    if end - next < bytes {
+        let want = TAKEN.get().clamp(MIN_CHUNK, MAX_CHUNK).max(bytes);
+        let pages = want.div_ceil(WASM_PAGE);
+        let (start, pages) = match core::arch::wasm32::memory_grow(0, pages) {
+            usize::MAX => {
+                // Not that much left: try for just this stack.
+                let pages = bytes.div_ceil(WASM_PAGE);
+                match core::arch::wasm32::memory_grow(0, pages) {
+                    usize::MAX => return None,
+                    old => (old * WASM_PAGE, pages),
+                }
+            }
+            old => (old * WASM_PAGE, pages),
+        };
+        TAKEN.set(TAKEN.get() + pages * WASM_PAGE);
+        // Memory grown by the allocator in between breaks the chunk; the
+        // old chunk's tail (smaller than one stack) is then left unused.
+        if start != end {
+            next = start;
+        }
+        end = start + pages * WASM_PAGE;
+    }
+    CHUNK.set((next + bytes, end));
+    NonNull::new(next as *mut u8)
 }
 
 /// Takes a stack of `size` usable bytes (already rounded) from the pool.
