@@ -127,6 +127,11 @@ pub fn start_with<T: Into<JsValue> + 'static>(
     main: impl FnOnce() -> T + 'static,
 ) {
     install_panic_hook();
+    // std has no entropy source on this target: select!'s random choices
+    // would repeat from run to run.
+    if let Ok(JsValue::Number(r)) = call("Math.random", &[]) {
+        crate::chan::__seed_select_rng((r * 9_007_199_254_740_992.0) as u64);
+    }
     PROGRAM.with_borrow_mut(|program| {
         assert!(
             program.is_none(),
