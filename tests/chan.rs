@@ -424,8 +424,9 @@ fn after_delivers_once_and_never_closes() {
 #[test]
 fn tick_repeats_and_drops_ticks_for_a_slow_receiver() {
     run(|| {
-        let ticks = tick(ms(2));
+        // `start` before the ticker: its grid starts when it is created.
         let start = gosched::now();
+        let ticks = tick(ms(2));
         let a = ticks.recv().unwrap();
         let b = ticks.recv().unwrap();
         // Ticks are on the period's grid; each carries the time it fired.
