@@ -2,7 +2,7 @@
 // Node: one module instance per benchmark, as the anchors run one process per
 // benchmark, printing the RESULT lines of shared/anchors/README.md.
 //
-//   node benches/compare_js.mjs MODULE.wasm [BENCH|all] [REPS=3] [SYSTEM=gosched-js]
+//   node benches/compare_js.mjs MODULE.wasm [BENCH|all|list] [REPS=3] [SYSTEM=gosched-js]
 import { readFileSync } from "node:fs";
 import { compile, instantiate } from "../js/gosched.mjs";
 
@@ -20,5 +20,6 @@ async function run(bench) {
   return instance.start();
 }
 
-const benches = which === "all" ? (await run("list")).split(" ") : [which];
-for (const bench of benches) await run(bench);
+const names = which === "all" || which === "list" ? (await run("list")).split(" ") : [which];
+if (which === "list") console.log(names.join("\n"));
+else for (const bench of names) await run(bench);
