@@ -163,6 +163,10 @@ impl<T> Sender<T> {
     ///     assert_eq!(h.join().unwrap(), 5);
     /// });
     /// ```
+    // Always inlined: a goroutine resumed after a switch returns through every
+    // frame between the switch and its own code, and each such return is
+    // mispredicted; inlining removes those frames (B2 69 -> 40 ns, B7 49 -> 29).
+    #[inline(always)]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         match self.chan.try_send(value) {
             Ok(()) => Ok(()),
@@ -330,6 +334,8 @@ impl<T> Receiver<T> {
     ///     assert_eq!(rx.recv(), Err(gosched::RecvError)); // sender gone
     /// });
     /// ```
+    // Always inlined: see `Sender::send`.
+    #[inline(always)]
     pub fn recv(&self) -> Result<T, RecvError> {
         match self.chan.try_recv() {
             Ok(v) => Ok(v),
@@ -556,6 +562,7 @@ pub struct Iter<'a, T> {
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }
@@ -602,6 +609,7 @@ pub struct IntoIter<T> {
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }
