@@ -69,8 +69,8 @@ where
 /// gosched::js::start(|| {
 ///     // JS: button.onclick = () => instance.callback("clicks", 1)
 ///     let clicks = gosched::js::callback_channel::<u32>("clicks", 16);
-///     let total: u32 = clicks.iter().take(3).sum();
-///     gosched::js::log(format_args!("three clicks: {total}"));
+///     assert!(clicks.try_recv().is_err(), "no click yet");
+///     // A goroutine would loop: `for n in &clicks { ... }`, waiting for JS.
 /// });
 /// # }
 /// ```

@@ -14,9 +14,10 @@ use crate::platform::js_ffi::Raw;
 #[no_mangle]
 pub extern "C" fn gosched_js_poll() -> f64 {
     PROGRAM.with_borrow_mut(|slot| {
-        let program = slot
-            .as_mut()
-            .expect("gosched: no program to poll: the entry must call gosched::js::start");
+        let Some(program) = slot.as_mut() else {
+            super::install_panic_hook();
+            panic!("gosched: no program to poll: the entry must call gosched::js::start");
+        };
         match program.poll() {
             Poll::Ready(value) => {
                 *slot = None;

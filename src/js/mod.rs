@@ -256,7 +256,13 @@ pub(crate) fn has_event_sources() -> bool {
     })
 }
 
+/// Installs (once per instance) the panic hook that hands panic messages to
+/// the loader before the module traps.
 fn install_panic_hook() {
+    thread_local!(static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    if INSTALLED.replace(true) {
+        return;
+    }
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let payload = info.payload();

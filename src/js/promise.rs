@@ -21,10 +21,10 @@ use crate::platform::js_ffi as ffi;
 /// # {
 /// use gosched::js::{self, Promise};
 /// gosched::js::start(|| {
-///     // `delay` is a function the page gave the loader: ms => new Promise(...)
-///     let p = js::call("delay", &[20.into()]).unwrap();
+///     // Any JS function that returns a promise, e.g. fetch:
+///     let p = js::call("Promise.resolve", &["later".into()]).unwrap();
 ///     let value = Promise::from(p).wait().unwrap();
-///     js::log(format_args!("settled with {value:?}"));
+///     assert_eq!(value.as_str(), Some("later"));
 /// });
 /// # }
 /// ```
