@@ -79,9 +79,12 @@ export class Instance {
     this.imports = { gosched_js: this.#makeImports() };
   }
 
-  /** Binds the instantiated module (`instantiate` does it). */
+  /** Binds the instantiated module (`instantiate` does it): a
+   * WebAssembly.Instance, the result of WebAssembly.instantiate, or the
+   * exports object itself (what wasm-bindgen's `init()` returns). */
   attach(wasm) {
-    this.#ex = (wasm.instance ?? wasm).exports;
+    const instance = wasm.instance ?? wasm;
+    this.#ex = instance instanceof WebAssembly.Instance ? instance.exports : instance;
   }
 
   /** The raw exports of the module. */
