@@ -244,4 +244,17 @@ mod suite {
         js::log("to the log");
         js::error(format_args!("to the error log: {}", 42));
     });
+
+    // A goroutine that overflows its stack ends the instance: the check at a
+    // switch aborts (wasm cannot unwind), and the loader rejects with the trap.
+    js_main!(test_stack_overflow, || {
+        #[allow(unconditional_recursion)]
+        fn recurse(depth: u64) -> u64 {
+            let frame = std::hint::black_box([depth; 16]);
+            gosched::yield_now();
+            recurse(depth + 1) + std::hint::black_box(frame)[3]
+        }
+        let deep = gosched::Builder::new().stack_size(64 * 1024);
+        deep.spawn(|| recurse(0)).unwrap().join().unwrap()
+    });
 }

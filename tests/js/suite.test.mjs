@@ -116,6 +116,12 @@ test("a panic rejects with its message", async () => {
   });
 });
 
+test("a stack overflow ends the instance with a trap", async () => {
+  const { instance, done } = await start("test_stack_overflow");
+  await assert.rejects(done, (e) => e instanceof WebAssembly.RuntimeError);
+  assert.equal(instance.callback("anything", 1), false, "a dead instance takes no events");
+});
+
 test("10k goroutines sleep at once", async () => {
   assert.equal(await run("test_many_sleepers"), (10000 * 9999) / 2);
 });
