@@ -579,8 +579,6 @@ fn send_after_receiver_unwound(in_select: bool) -> Result<(), gosched::TrySendEr
 }
 
 #[test]
-#[ignore = "bug in src/chan/core.rs: the waiter of a goroutine unwound in Chan::wait stays queued, \
-            and a later send hands its value to it and reports success"]
 fn a_send_never_goes_to_a_receiver_that_was_unwound() {
     assert!(send_after_receiver_unwound(false).is_err());
 }

@@ -78,6 +78,10 @@ impl<T> Waiter<T> {
                 .select
                 .as_ref()
                 .is_none_or(|(ctx, _)| ctx.get() == NOT_FIRED)
+            // A goroutine unwound (or, on wasm, abandoned) at shutdown leaves
+            // its waiter queued; a channel that outlives its runtime must not
+            // hand a value to it, nor take one from it.
+            && self.g.as_ref().is_none_or(|g| !g.is_dead())
     }
 
     /// Records the outcome and wakes the goroutine. The caller has taken the

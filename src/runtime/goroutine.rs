@@ -125,6 +125,13 @@ impl<E: ?Sized> G<E> {
         }
     }
 
+    /// Whether the goroutine has finished or was unwound at shutdown: nothing
+    /// may be handed to it any more.
+    #[inline]
+    pub(crate) fn is_dead(&self) -> bool {
+        self.state.get() == State::Dead
+    }
+
     /// Whether the goroutine is still parked in park number `park_seq`.
     pub(crate) fn is_in_park(&self, park_seq: u64) -> bool {
         self.park_seq.get() == park_seq && matches!(self.state.get(), State::Parked(_))
