@@ -489,3 +489,36 @@ fn overflow_of_the_os_thread_stack_is_not_blamed_on_a_goroutine() {
         out.describe()
     );
 }
+
+#[test]
+fn blocking_in_a_destructor_at_shutdown_aborts_with_a_message() {
+    let Some(out) = child(
+        "blocking_in_a_destructor_at_shutdown_aborts_with_a_message",
+        || {
+            struct BlocksOnDrop(gosched::Receiver<()>);
+            impl Drop for BlocksOnDrop {
+                fn drop(&mut self) {
+                    let _ = self.0.recv();
+                }
+            }
+            gosched::run(|| {
+                let (_tx, rx) = gosched::chan::<()>(0);
+                gosched::go(move || {
+                    let _guard = BlocksOnDrop(rx);
+                    gosched::sleep(Duration::from_secs(3600));
+                });
+                gosched::yield_now();
+                std::mem::forget(_tx);
+            });
+        },
+    ) else {
+        return;
+    };
+    out.assert_aborted();
+    assert!(
+        out.stderr
+            .contains("would block in a goroutine that is being unwound because main returned"),
+        "{}",
+        out.describe()
+    );
+}

@@ -124,6 +124,10 @@ pub(crate) fn try_scheduler() -> Option<&'static Scheduler> {
 pub(crate) fn scheduler(what: &str) -> &'static Scheduler {
     match try_scheduler() {
         Some(s) if coro::in_coroutine() => s,
+        Some(s) if s.unwinding_at_shutdown() => panic!(
+            "gosched: {what} would block in a goroutine that is being unwound because main \
+             returned; destructors of goroutines must not block at shutdown"
+        ),
         _ => panic!("gosched: {what} must be called inside a goroutine (inside gosched::run)"),
     }
 }
@@ -173,6 +177,14 @@ impl Scheduler {
         self.table.borrow_mut().insert(g.clone());
         self.runq.borrow_mut().push_back(g.clone());
         g
+    }
+
+    /// Whether the "running" goroutine is one that teardown is unwinding.
+    fn unwinding_at_shutdown(&self) -> bool {
+        self.current
+            .borrow()
+            .as_ref()
+            .is_some_and(|g| g.cancelled.get())
     }
 
     /// The running goroutine.
