@@ -18,12 +18,12 @@ fn recurse_yielding(depth: u64) -> u64 {
     recurse_yielding(depth + 1) + black_box(frame)[3]
 }
 
-/// Runs `body` on a goroutine named "deep" with a 64 KiB stack.
-fn in_named_goroutine(body: fn() -> u64) {
+/// Runs `body` on a goroutine named "deep" with a stack of `kib` KiB.
+fn in_named_goroutine(kib: usize, body: fn() -> u64) {
     gosched::run(move || {
         let h = gosched::Builder::new()
             .name("deep".into())
-            .stack_size(64 * 1024)
+            .stack_size(kib * 1024)
             .spawn(body)
             .unwrap();
         h.join().map(drop).unwrap();
@@ -33,19 +33,36 @@ fn in_named_goroutine(body: fn() -> u64) {
 #[test]
 #[ignore = "aborts on purpose; run by tools/wasm-abort-checks"]
 fn overflow_while_yielding() {
-    in_named_goroutine(|| recurse_yielding(0));
+    in_named_goroutine(64, || recurse_yielding(0));
 }
 
 #[test]
 #[ignore = "aborts on purpose; run by tools/wasm-abort-checks"]
 fn overflow_past_the_canary_is_caught_at_the_next_switch() {
-    in_named_goroutine(|| {
+    in_named_goroutine(64, || {
         // A frame a little larger than the whole allocation overwrites the
         // canary below the stack (and a few bytes of the heap below it).
         let big = black_box([7u8; 64 * 1024 + 4096 + 64]);
         gosched::yield_now();
         u64::from(big[100])
     });
+}
+
+/// Recurses with scalars only, which optimized code keeps in wasm locals: the
+/// stack pointer barely moves, but each frame takes room in the Asyncify
+/// buffer when the goroutine yields at the bottom.
+fn deep_scalar(n: u32) -> u32 {
+    if n == 0 {
+        gosched::yield_now();
+        return 0;
+    }
+    black_box(deep_scalar(black_box(n - 1))) + 1
+}
+
+#[test]
+#[ignore = "aborts on purpose; run by tools/wasm-abort-checks"]
+fn asyncify_buffer_overflow_is_reported() {
+    in_named_goroutine(8, || u64::from(deep_scalar(3_000)));
 }
 
 #[test]

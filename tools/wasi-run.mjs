@@ -5,6 +5,14 @@
 import { readFile } from 'node:fs/promises';
 import { WASI } from 'node:wasi';
 import { argv, env, exit } from 'node:process';
+import { setFlagsFromString } from 'node:v8';
+
+// Node 20's V8 can crash (a segfault, or `Check failed:
+// heap()->concurrent_marking()->IsStopped()`) when a memory.grow reports
+// external memory pressure while incremental marking is under way; a module
+// whose goroutines grow memory hits it when CPUs are idle. Marking all at once
+// avoids that path.
+setFlagsFromString('--no-incremental-marking');
 
 const [file, ...args] = argv.slice(2);
 const wasi = new WASI({

@@ -45,6 +45,10 @@ const SUSPENDED: u32 = 1;
 const DONE: u32 = 2;
 /// The last unwind wrote past the end of the Asyncify buffer.
 const BUFFER_OVERFLOW: u32 = 3;
+/// Room left between the Asyncify buffer's end and the address `suspend`
+/// takes for its stack pointer: that address is a local of the (inlined)
+/// caller's frame, whose lowest bytes may lie below it and must survive.
+const FRAME_MARGIN: usize = 512;
 
 /// What the assembly reads and writes, at fixed offsets.
 #[repr(C)]
@@ -235,7 +239,7 @@ pub(crate) fn suspend() {
             // reports the overflow), never into memory below the stack.
             (*ctx).overflowed = sp < bottom + RED_ZONE;
             (*ctx).switch.data_cur = bottom as u32;
-            (*ctx).switch.data_end = (sp & !15).saturating_sub(16).max(bottom) as u32;
+            (*ctx).switch.data_end = (sp & !15).saturating_sub(FRAME_MARGIN).max(bottom) as u32;
         }
         gosched_asyncify_suspend(ctx.cast());
     }

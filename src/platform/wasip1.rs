@@ -67,7 +67,11 @@ impl Platform for Wasip1Platform {
         };
         let wait = deadline.saturating_sub(self.now());
         if !wait.is_zero() {
-            sleep_ns(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+            // Whole milliseconds, rounded up: Node's WASI (libuv timers)
+            // truncates to milliseconds, so it would wake up to 1 ms early
+            // and then treat the sub-millisecond rest as 0, a busy loop.
+            let ms = wait.as_nanos().div_ceil(1_000_000);
+            sleep_ns(u64::try_from(ms * 1_000_000).unwrap_or(u64::MAX));
         }
         Idle::Resume
     }
@@ -158,4 +162,52 @@ fn sleep_ns(ns: u64) {
     let errno = unsafe { poll_oneoff(&subscription, &mut event, 1, &mut written) };
     // A failed or early wake-up only makes the scheduler ask again.
     let _ = (errno, event.error);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    /// Counts the scheduler's calls into the wasip1 platform's idle wait.
+    struct Counting(Wasip1Platform, Rc<Cell<u32>>);
+
+    impl Platform for Counting {
+        fn now(&self) -> Duration {
+            self.0.now()
+        }
+        fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
+            self.1.set(self.1.get() + 1);
+            self.0.before_idle(deadline)
+        }
+        fn unparker(&self) -> Unparker {
+            self.0.unparker()
+        }
+    }
+
+    #[test]
+    fn idle_sleeps_in_poll_oneoff_instead_of_spinning() {
+        let calls = Rc::new(Cell::new(0));
+        let platform = Counting(Wasip1Platform::new(), calls.clone());
+        let slept = crate::Runtime::new().platform(platform).run(|| {
+            let start = crate::now();
+            crate::sleep(Duration::from_millis(30));
+            crate::now() - start
+        });
+        assert!(slept >= Duration::from_millis(30));
+        // One wait covers the sleep; a poll_oneoff that returned at once
+        // would have the scheduler ask thousands of times.
+        assert!(calls.get() <= 3, "before_idle ran {} times", calls.get());
+    }
+
+    #[test]
+    fn the_clock_is_monotonic_and_starts_near_zero() {
+        let p = Wasip1Platform::new();
+        let a = p.now();
+        sleep_ns(1_000_000);
+        let b = p.now();
+        assert!(a < Duration::from_secs(1));
+        assert!(b >= a + Duration::from_millis(1));
+    }
 }
