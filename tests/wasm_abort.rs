@@ -72,3 +72,16 @@ fn overflow_of_main_names_main() {
         .stack_size(64 * 1024)
         .run(|| recurse_yielding(0));
 }
+
+#[test]
+#[ignore = "aborts on purpose; run by tools/wasm-abort-checks"]
+fn deadlock_is_reported_as_natively() {
+    gosched::run(|| {
+        let (_tx, rx) = gosched::chan::<u32>(0);
+        gosched::Builder::new()
+            .name("sleeper".into())
+            .spawn(|| gosched::sleep(std::time::Duration::from_millis(5)))
+            .unwrap();
+        rx.recv().ok()
+    });
+}
