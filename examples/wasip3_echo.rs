@@ -14,11 +14,11 @@
 use std::future::IntoFuture as _;
 use std::net::SocketAddrV4;
 
-use gosched::platform::wasip3::bindings::sockets::types::{
+use gosched::wasip3::bindings::sockets::types::{
     IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, TcpSocket,
 };
-use gosched::platform::wasip3::bindings::wit_bindgen::StreamResult;
-use gosched::platform::wasip3::bindings::wit_stream;
+use gosched::wasip3::bindings::wit_bindgen::StreamResult;
+use gosched::wasip3::bindings::wit_stream;
 
 fn main() {
     let mut addr: SocketAddrV4 = "127.0.0.1:7878".parse().unwrap();

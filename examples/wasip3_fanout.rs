@@ -13,12 +13,12 @@ use std::future::IntoFuture as _;
 use std::io::Write as _;
 use std::rc::Rc;
 
-use gosched::platform::wasip3;
-use gosched::platform::wasip3::bindings::filesystem::preopens;
-use gosched::platform::wasip3::bindings::filesystem::types::{
+use gosched::wasip3;
+use gosched::wasip3::bindings::filesystem::preopens;
+use gosched::wasip3::bindings::filesystem::types::{
     Descriptor, DescriptorFlags, DescriptorType, OpenFlags, PathFlags,
 };
-use gosched::platform::wasip3::bindings::wit_bindgen::StreamResult;
+use gosched::wasip3::bindings::wit_bindgen::StreamResult;
 
 fn main() {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "src/chan".into());

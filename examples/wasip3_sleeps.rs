@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use gosched::platform::wasip3::bindings::clocks::monotonic_clock;
+use gosched::wasip3::bindings::clocks::monotonic_clock;
 
 fn main() {
     gosched::run(|| {

@@ -7,13 +7,13 @@
 // The module runs its goroutines until they all wait, then returns here; this
 // loader re-enters it when a timer is due, a promise settles or a callback
 // delivers a value (the event loop of Go's js/wasm port). No Node-only APIs.
-// The protocol with src/js and src/platform/js_ffi.rs of the gosched crate is
+// The protocol with src/js and src/js/ffi.rs of the gosched crate is
 // described in docs/js.md.
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-// Value tags, as in src/platform/js_ffi.rs (`Raw`: u32 tag, u32 len, f64 num).
+// Value tags, as in src/js/ffi.rs (`Raw`: u32 tag, u32 len, f64 num).
 const UNDEFINED = 0, NULL = 1, BOOL = 2, NUMBER = 3, STRING = 4, OBJECT = 5, ERROR = 6;
 // gosched_js_poll's answers that are not deadlines.
 const DONE = -1, WAITING = -2;

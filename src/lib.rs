@@ -45,10 +45,13 @@ mod coro;
 pub mod js;
 pub mod local;
 pub mod platform;
+mod program;
 mod runtime;
 mod spawn;
 pub mod sync;
 mod time;
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+pub mod wasip3;
 
 use std::time::Duration;
 
@@ -58,7 +61,7 @@ pub use chan::{
     SelectedOperation, SendError, SendTimeoutError, Sender, TryRecvError, TrySelectError,
     TrySendError,
 };
-pub use runtime::{Program, Runtime};
+pub use program::{Program, Runtime};
 pub use spawn::{go, spawn, Builder, JoinHandle};
 pub use time::{now, sleep};
 

@@ -32,7 +32,7 @@
 //! ```
 
 use std::any::Any;
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::error::Error;
 use std::fmt;
 use std::rc::Rc;
@@ -258,40 +258,6 @@ impl Error for AccessError {}
 fn current() -> Option<GRef> {
     let s = try_scheduler()?;
     crate::coro::in_coroutine().then(|| s.current())
-}
-
-/// One goroutine's values: (key id, value), in first-use order.
-type Slots = RefCell<Vec<(usize, Rc<dyn Any>)>>;
-
-/// A goroutine's local values, in its record: one pointer until first used.
-#[derive(Default)]
-pub(crate) struct Locals(OnceCell<Box<Slots>>);
-
-impl Locals {
-    fn find(&self, id: usize) -> Option<Rc<dyn Any>> {
-        let slots = self.0.get()?.borrow();
-        slots.iter().find(|(k, _)| *k == id).map(|(_, v)| v.clone())
-    }
-
-    fn insert(&self, id: usize, value: Rc<dyn Any>) {
-        self.0
-            .get_or_init(Box::default)
-            .borrow_mut()
-            .push((id, value));
-    }
-
-    /// Drops every value. Destructors may use keys again (creating fresh
-    /// values), so repeat until none is left, as std does for thread-locals.
-    fn clear(&self) {
-        let Some(slots) = self.0.get() else { return };
-        for _ in 0..16 {
-            let taken = std::mem::take(&mut *slots.borrow_mut());
-            if taken.is_empty() {
-                return;
-            }
-            drop(taken);
-        }
-    }
 }
 
 /// Drops the running goroutine's local values; called as its code ends. A

@@ -82,13 +82,13 @@ impl<F: FnOnce() -> T, T> Task for Packet<F, T> {
 }
 
 /// The typed side of a goroutine's packet, as its [`JoinHandle`] sees it.
-pub(crate) trait Outcome<T> {
+pub(crate) trait Joinable<T> {
     fn take_result(&self) -> Option<std::thread::Result<T>>;
     fn is_finished(&self) -> bool;
     fn set_joiner(&self, joiner: GRef);
 }
 
-impl<F, T> Outcome<T> for Packet<F, T> {
+impl<F, T> Joinable<T> for Packet<F, T> {
     fn take_result(&self) -> Option<std::thread::Result<T>> {
         self.result.borrow_mut().take()
     }
@@ -115,7 +115,7 @@ impl<F, T> Outcome<T> for Packet<F, T> {
 /// });
 /// ```
 pub struct JoinHandle<T> {
-    g: Rc<G<dyn Outcome<T>>>,
+    g: Rc<G<dyn Joinable<T>>>,
 }
 
 impl<T> JoinHandle<T> {

@@ -4,7 +4,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use gosched::{chan, go, run, select, yield_now, Select};
+use gosched::platform::{default_platform, Idle, Platform, Spawner, Unparker};
+use gosched::{chan, go, run, select, yield_now, Runtime, Select};
 
 #[test]
 fn picks_the_ready_arm() {
@@ -143,12 +144,42 @@ fn chi_square(counts: &[u64]) -> f64 {
         .sum()
 }
 
+/// The target's platform with a fixed seed for the scheduler's random
+/// choices, so that a sequence of selects can be replayed.
+struct Seeded(Box<dyn Platform>, u64);
+
+impl Platform for Seeded {
+    fn now(&self) -> Duration {
+        self.0.now()
+    }
+    fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
+        self.0.before_idle(deadline)
+    }
+    fn has_event_sources(&self) -> bool {
+        self.0.has_event_sources()
+    }
+    fn unparker(&self) -> Unparker {
+        self.0.unparker()
+    }
+    fn attach(&mut self, spawner: Spawner) {
+        self.0.attach(spawner)
+    }
+    fn random_seed(&self) -> u64 {
+        self.1
+    }
+}
+
+fn run_seeded<T: 'static>(seed: u64, main: impl FnOnce() -> T + 'static) -> T {
+    Runtime::new()
+        .platform(Seeded(default_platform(), seed))
+        .run(main)
+}
+
 /// Runs `n` selects over four buffered channels of which those in `ready`
 /// always hold a value; returns how often each arm was chosen.
 fn choice_counts(seed: u64, ready: &[usize], n: usize) -> [u64; 4] {
     let ready = ready.to_vec();
-    run(move || {
-        gosched::chan::__seed_select_rng(seed);
+    run_seeded(seed, move || {
         let chans: Vec<_> = (0..4).map(|_| chan::<usize>(1)).collect();
         for &i in &ready {
             chans[i].0.send(i).unwrap();
@@ -209,8 +240,7 @@ fn choice_is_uniform_over_many_seeded_runs() {
 
 #[test]
 fn send_arms_are_chosen_at_random_too() {
-    run(|| {
-        gosched::chan::__seed_select_rng(99);
+    run_seeded(99, || {
         let (tx, rx) = chan::<u8>(1);
         let mut counts = [0u64; 2];
         for _ in 0..10_000 {

@@ -13,10 +13,10 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use gosched::platform::wasip3::bindings::clocks::monotonic_clock;
-use gosched::platform::wasip3::bindings::wit_bindgen::StreamResult;
-use gosched::platform::wasip3::bindings::wit_stream;
-use gosched::platform::wasip3::{self, EventKind};
+use gosched::wasip3::bindings::clocks::monotonic_clock;
+use gosched::wasip3::bindings::wit_bindgen::StreamResult;
+use gosched::wasip3::bindings::wit_stream;
+use gosched::wasip3::{self, EventKind};
 
 const MS: u64 = 1_000_000;
 

@@ -18,9 +18,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::core::{deadline_after, Chan, Dir, Outcome, SelectCtx, Waiter, NOT_FIRED};
-use super::rng;
 use super::{Receiver, RecvError, SendError, Sender};
-use crate::runtime::{scheduler, GRef, WaitReason};
+use crate::runtime::{rng, scheduler, GRef, WaitReason};
 
 /// The items the macro's expansion names; not a stable API.
 pub mod private {

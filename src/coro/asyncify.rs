@@ -120,8 +120,13 @@ pub(crate) struct Coroutine {
 }
 
 impl Coroutine {
-    /// `who.name` must outlive the coroutine.
-    pub(crate) fn new<F: FnOnce() + 'static>(
+    /// A coroutine that runs `body` on `stack`, named `who` in overflow reports.
+    ///
+    /// # Safety
+    ///
+    /// `who.name` must stay valid and in place until the coroutine is dropped:
+    /// the overflow report reads it (as a raw pointer) while the coroutine runs.
+    pub(crate) unsafe fn new<F: FnOnce() + 'static>(
         stack: Stack,
         who: Identity<'_>,
         body: F,

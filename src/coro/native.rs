@@ -26,10 +26,21 @@ pub(crate) struct Coroutine {
 }
 
 impl Coroutine {
-    /// `who.name` must outlive the coroutine.
-    pub(crate) fn new(stack: Stack, who: Identity<'_>, body: impl FnOnce() + 'static) -> Coroutine {
+    /// A coroutine that runs `body` on `stack`, named `who` in overflow reports.
+    ///
+    /// # Safety
+    ///
+    /// `who.name` must stay valid and in place until the coroutine is dropped:
+    /// the overflow report reads it (as a raw pointer) while the coroutine runs.
+    pub(crate) unsafe fn new(
+        stack: Stack,
+        who: Identity<'_>,
+        body: impl FnOnce() + 'static,
+    ) -> Coroutine {
         let bounds = stack.bounds();
-        let owner = StackOwner::new(bounds, who);
+        // SAFETY: the caller keeps `who.name` valid as long as the coroutine,
+        // which owns `owner`.
+        let owner = unsafe { StackOwner::new(bounds, who) };
         let raw = Raw::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
             YIELDER.set(yielder);
             body();
@@ -59,7 +70,9 @@ impl Coroutine {
 
     #[inline]
     fn switch_in<R>(&mut self, switch: impl FnOnce(&mut Raw) -> R) -> R {
-        let running = overflow::Running::enter(&self.owner);
+        // SAFETY: `self.owner` stays in place while `self` is borrowed, and
+        // the guard is dropped before this function returns.
+        let running = unsafe { overflow::Running::enter(&self.owner) };
         let result = switch(&mut self.raw);
         drop(running);
         // Back on the scheduler's stack, which is no coroutine's.

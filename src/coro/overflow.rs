@@ -31,8 +31,13 @@ pub(crate) struct StackOwner {
 }
 
 impl StackOwner {
-    /// `who.name` must outlive the coroutine (it lives in the goroutine record).
-    pub(crate) fn new(bounds: Bounds, who: Identity<'_>) -> StackOwner {
+    /// What the report says about the goroutine `who` on the stack `bounds`.
+    ///
+    /// # Safety
+    ///
+    /// `who.name` must stay valid and in place as long as the `StackOwner`:
+    /// the report reads it through a raw pointer.
+    pub(crate) unsafe fn new(bounds: Bounds, who: Identity<'_>) -> StackOwner {
         let name = who
             .name
             .map_or((std::ptr::null(), 0), |n| (n.as_ptr(), n.len()));
@@ -55,9 +60,14 @@ thread_local! {
 pub(crate) struct Running(());
 
 impl Running {
-    /// `owner` must stay in place until the returned guard is dropped.
+    /// Records `owner` as the goroutine running on this thread.
+    ///
+    /// # Safety
+    ///
+    /// `owner` must stay in place until the returned guard is dropped: the
+    /// fault handler reads it through the thread-local pointer.
     #[inline]
-    pub(crate) fn enter(owner: &StackOwner) -> Running {
+    pub(crate) unsafe fn enter(owner: &StackOwner) -> Running {
         RUNNING.set(owner);
         Running(())
     }

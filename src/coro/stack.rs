@@ -65,6 +65,11 @@ pub(crate) enum StackKind {
     Slab,
 }
 
+impl StackKind {
+    /// What `Runtime::new` uses.
+    pub(crate) const DEFAULT: StackKind = StackKind::Guarded;
+}
+
 /// Where a stack lies; `Copy`, so checks need not borrow the coroutine.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Bounds {

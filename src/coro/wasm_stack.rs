@@ -37,12 +37,20 @@ pub(crate) fn round_to_page(n: usize) -> usize {
     n.max(GRANULE).div_ceil(GRANULE) * GRANULE
 }
 
-/// How a stack detects overflow. On wasm both kinds are canary + red zone
-/// checks: linear memory cannot be protected.
+/// The stack kinds the runtime asks for. Linear memory cannot be protected,
+/// so no wasm32 stack is guarded: both kinds get the same carve, checked by
+/// a canary and a red zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StackKind {
-    Guarded,
+    /// `Runtime::new`'s kind (guard-paged natively), canary-checked here.
+    Checked,
+    /// `Runtime::unguarded_stacks`' kind: the same as `Checked` here.
     Slab,
+}
+
+impl StackKind {
+    /// What `Runtime::new` uses.
+    pub(crate) const DEFAULT: StackKind = StackKind::Checked;
 }
 
 /// One goroutine stack of `size` usable bytes (plus canary and red zone).
@@ -193,7 +201,7 @@ mod tests {
     fn pooled_stacks_are_reused() {
         let size = round_to_page(20 * 1024);
         assert_eq!(size, 20 * 1024);
-        let a = acquire(size, StackKind::Guarded).unwrap();
+        let a = acquire(size, StackKind::Checked).unwrap();
         let top = a.top();
         assert_eq!(a.top() - a.bottom(), size + RED_ZONE);
         release(a);
@@ -204,13 +212,13 @@ mod tests {
 
     #[test]
     fn canary_detects_overwrite() {
-        let s = acquire(round_to_page(1), StackKind::Guarded).unwrap();
+        let s = acquire(round_to_page(1), StackKind::Checked).unwrap();
         assert!(s.canary_intact());
         // SAFETY: writes inside the stack's own canary.
         unsafe { s.canary().add(3).write_volatile(0) };
         assert!(!s.canary_intact());
         release(s);
-        let again = acquire(round_to_page(1), StackKind::Guarded).unwrap();
+        let again = acquire(round_to_page(1), StackKind::Checked).unwrap();
         assert!(again.canary_intact());
         release(again);
     }

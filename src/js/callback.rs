@@ -2,8 +2,9 @@
 //! which sends the value into a gosched channel.
 
 use std::fmt::Display;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
+use super::platform::{self, EventSource};
 use super::value::{JsError, JsValue};
 use super::STATE;
 use crate::chan::{chan, Receiver, Sender, TrySendError};
@@ -49,6 +50,13 @@ where
     }
 }
 
+/// A callback stays an event source until every receiver is dropped.
+impl<T> EventSource for Sender<T> {
+    fn is_live(&self) -> bool {
+        !self.is_closed()
+    }
+}
+
 /// Registers the callback `name` and returns the receiving end of a channel
 /// of capacity `cap` that JS feeds: the loader's `instance.callback(name,
 /// value)` sends `value`, converted to `T`, without blocking (a full channel
@@ -81,13 +89,15 @@ where
 {
     crate::runtime::any_scheduler("gosched::js::callback_channel");
     let (tx, rx) = chan::<T>(cap);
+    let tx = Rc::new(tx);
+    platform::watch(Rc::downgrade(&tx) as Weak<dyn EventSource>);
     STATE.with_borrow_mut(|s| {
         s.callbacks.retain(|_, r| !r.is_closed());
         assert!(
             !s.callbacks.contains_key(name),
             "gosched::js::callback_channel: a callback named {name:?} is registered already"
         );
-        s.callbacks.insert(name.to_owned(), Rc::new(tx));
+        s.callbacks.insert(name.to_owned(), tx);
     });
     rx
 }

@@ -4,9 +4,9 @@
 
 use std::task::Poll;
 
+use super::ffi::Raw;
 use super::{callback, promise, set_out, take_result, with_scheduler, JsValue};
 use super::{EXCHANGE, OUT, PROGRAM};
-use crate::platform::js_ffi::Raw;
 
 /// Runs goroutines until all wait. Returns -1 when the main goroutine has
 /// returned (its value is at `gosched_js_out`), -2 when they wait only for
@@ -24,8 +24,7 @@ pub extern "C" fn gosched_js_poll() -> f64 {
                 set_out(value);
                 -1.0
             }
-            Poll::Pending => program
-                .next_deadline()
+            Poll::Pending => super::platform::armed_deadline()
                 .map_or(-2.0, |deadline| deadline.as_secs_f64() * 1000.0),
         }
     })

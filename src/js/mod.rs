@@ -40,6 +40,8 @@
 
 mod callback;
 mod exports;
+pub(crate) mod ffi;
+pub(crate) mod platform;
 mod promise;
 mod value;
 
@@ -52,8 +54,9 @@ pub use callback::callback_channel;
 pub use promise::Promise;
 pub use value::{JsError, JsObject, JsValue};
 
-use crate::platform::js_ffi::{self as ffi, Raw};
-use crate::runtime::{try_scheduler, Program, Runtime};
+use self::ffi::Raw;
+use crate::runtime::try_scheduler;
+use crate::{Program, Runtime};
 
 /// The loader, js/gosched.mjs: an ES module to serve next to your `.wasm`.
 ///
@@ -127,11 +130,6 @@ pub fn start_with<T: Into<JsValue> + 'static>(
     main: impl FnOnce() -> T + 'static,
 ) {
     install_panic_hook();
-    // std has no entropy source on this target: select!'s random choices
-    // would repeat from run to run.
-    if let Ok(JsValue::Number(r)) = call("Math.random", &[]) {
-        crate::chan::__seed_select_rng((r * 9_007_199_254_740_992.0) as u64);
-    }
     PROGRAM.with_borrow_mut(|program| {
         assert!(
             program.is_none(),
@@ -245,15 +243,6 @@ thread_local! {
     static EXCHANGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// A value we hand to the loader (`gosched_js_out`), with its string.
     static OUT: RefCell<(Raw, JsValue)> = RefCell::new((Raw::default(), JsValue::Undefined));
-}
-
-/// Whether JS may still make a goroutine runnable: a promise is watched or a
-/// callback is registered (the platform's `has_event_sources`).
-pub(crate) fn has_event_sources() -> bool {
-    STATE.with_borrow_mut(|s| {
-        s.callbacks.retain(|_, r| !r.is_closed());
-        !s.promises.is_empty() || !s.callbacks.is_empty()
-    })
 }
 
 /// Installs (once per instance) the panic hook that hands panic messages to

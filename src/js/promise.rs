@@ -2,11 +2,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
+use super::ffi;
+use super::platform::{self, EventSource};
 use super::value::{JsError, JsObject, JsValue};
 use super::STATE;
-use crate::platform::js_ffi as ffi;
 
 /// A JS promise (or any value: non-objects are already resolved, objects go
 /// through `Promise.resolve`, so thenables work too).
@@ -48,10 +50,20 @@ enum State {
 }
 
 /// A promise the loader is watching.
-#[derive(Default)]
 pub(super) struct Pending {
     waker: Option<Waker>,
     result: Option<Result<JsValue, JsError>>,
+    /// Counts as a JS event source while the entry is listed.
+    _source: Rc<Watched>,
+}
+
+/// A watched promise, as the platform's event sources see it.
+struct Watched;
+
+impl EventSource for Watched {
+    fn is_live(&self) -> bool {
+        true
+    }
 }
 
 impl Promise {
@@ -120,9 +132,12 @@ impl Future for Promise {
                 let id = STATE.with_borrow_mut(|s| {
                     let id = s.next_promise;
                     s.next_promise = s.next_promise.wrapping_add(1);
+                    let source = Rc::new(Watched);
+                    platform::watch(Rc::downgrade(&source) as Weak<dyn EventSource>);
                     let pending = Pending {
                         waker: Some(cx.waker().clone()),
                         result: None,
+                        _source: source,
                     };
                     s.promises.insert(id, pending);
                     id

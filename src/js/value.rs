@@ -4,7 +4,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 
-use crate::platform::js_ffi::{self as ffi, Raw};
+use super::ffi::{self, Raw};
 
 /// A JS value, copied into Rust: primitives by value, anything else (objects,
 /// functions, promises, symbols, bigints) as a [`JsObject`] handle.

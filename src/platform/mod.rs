@@ -15,6 +15,17 @@
 //!    earliest timer. A blocking platform returns once something may have
 //!    happened (an [`Unparker`] was called, the deadline passed, or an event
 //!    of its own arrived); the scheduler then goes back to step 1.
+//! 4. A platform that finds nothing at all that could end its wait answers
+//!    [`Idle::NothingToWaitFor`]: the scheduler reports the deadlock, with its
+//!    goroutine dump. Only the scheduler reports deadlocks.
+//!
+//! Capabilities go down, never calls up: when the runtime starts, it hands
+//! the platform a [`Spawner`] ([`Platform::attach`]) for hosts whose events
+//! start new work, and takes the platform's [`Unparker`] and
+//! [`random_seed`](Platform::random_seed).
+//!
+//! Each host lives in its own files: native and wasip1 here beside the
+//! trait, the JS host in `src/js/`, the WASIp3 host in `src/wasip3/`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,19 +37,12 @@ mod native;
 pub use native::NativePlatform;
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 mod wasip1;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub use crate::js::platform::JsPlatform;
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+pub use crate::wasip3::platform::Wasip3Platform;
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 pub use wasip1::Wasip1Platform;
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-mod js;
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-pub(crate) mod js_ffi;
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-pub use js::JsPlatform;
-
-#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
-pub mod wasip3;
-#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
-pub use wasip3::Wasip3Platform;
 #[cfg(all(target_os = "wasi", target_env = "p2", not(feature = "wasip3")))]
 compile_error!(
     "gosched on wasm32-wasip2 runs as a WASIp3 component: enable the `wasip3` feature \
@@ -55,6 +59,10 @@ pub enum Idle {
     /// component export): the scheduler returns to its caller, which re-enters
     /// it later.
     ReturnToHost,
+    /// Nothing the platform knows of can ever end the wait (no deadline, no
+    /// event of its own pending): the scheduler reports a deadlock with its
+    /// goroutine dump.
+    NothingToWaitFor,
 }
 
 /// A host the scheduler runs on.
@@ -115,6 +123,81 @@ pub trait Platform: 'static {
     /// blocked [`before_idle`](Self::before_idle) return. Called once, on the
     /// scheduler's thread, when the runtime starts.
     fn unparker(&self) -> Unparker;
+
+    /// Called once when the runtime starts on this platform, before any
+    /// goroutine runs: a host whose events start new work (wit-bindgen's
+    /// `spawn_local`) keeps `spawner`. The default drops it.
+    fn attach(&mut self, spawner: Spawner) {
+        drop(spawner);
+    }
+
+    /// A seed for the scheduler's random choices (`select!` among ready
+    /// arms), read once when the runtime starts. The default draws one from
+    /// std's `RandomState`; a host without an entropy source in std (the JS
+    /// host) asks its own.
+    fn random_seed(&self) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(0x5eed);
+        hasher.finish()
+    }
+}
+
+/// A future that a [`Spawner`] runs on a goroutine of its own.
+pub type SpawnedFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+/// Starts goroutines on the runtime it came from, handed to the platform by
+/// [`Platform::attach`]: each future runs on a new goroutine that polls it
+/// (as `block_on` does) until it completes. Not `Send`: goroutines belong to
+/// their scheduler's thread.
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc, time::Duration};
+/// use gosched::platform::{Idle, NativePlatform, Platform, Spawner, Unparker};
+///
+/// /// Starts one background goroutine of its own when the runtime starts.
+/// struct WithBackground(NativePlatform, Rc<Cell<bool>>);
+///
+/// impl Platform for WithBackground {
+///     fn now(&self) -> Duration { self.0.now() }
+///     fn before_idle(&mut self, deadline: Option<Duration>) -> Idle { self.0.before_idle(deadline) }
+///     fn unparker(&self) -> Unparker { self.0.unparker() }
+///     fn attach(&mut self, spawner: Spawner) {
+///         let ran = self.1.clone();
+///         spawner.spawn(Box::pin(async move { ran.set(true) }));
+///     }
+/// }
+///
+/// let ran = Rc::new(Cell::new(false));
+/// let platform = WithBackground(NativePlatform::new(), ran.clone());
+/// gosched::Runtime::new().platform(platform).run(gosched::yield_now);
+/// assert!(ran.get());
+/// ```
+#[derive(Clone)]
+pub struct Spawner(std::rc::Rc<dyn Fn(SpawnedFuture)>);
+
+impl Spawner {
+    /// A spawner that runs each future with `spawn`; the runtime makes the
+    /// one it hands down.
+    ///
+    /// ```
+    /// let spawner = gosched::platform::Spawner::new(|future| drop(future));
+    /// spawner.spawn(Box::pin(async {}));
+    /// ```
+    pub fn new(spawn: impl Fn(SpawnedFuture) + 'static) -> Spawner {
+        Spawner(std::rc::Rc::new(spawn))
+    }
+
+    /// Runs `future` on a new goroutine.
+    pub fn spawn(&self, future: SpawnedFuture) {
+        (self.0)(future)
+    }
+}
+
+impl fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Spawner")
+    }
 }
 
 /// Makes a blocked [`Platform::before_idle`] return; `Send + Sync`, cloned into

@@ -2,8 +2,9 @@
 //! clock subscription to sleep until the next timer.
 //!
 //! wasip1 has no threads and no asynchronous I/O: nothing outside the module
-//! can make a goroutine runnable, so when none can run the scheduler either
-//! sleeps until its earliest timer or reports a deadlock. A goroutine that
+//! can make a goroutine runnable, so when none can run the platform either
+//! sleeps until the earliest timer or answers that nothing can end the wait
+//! (the scheduler then reports the deadlock). A goroutine that
 //! makes a blocking WASI call (reading stdin, `std::thread::sleep`) blocks
 //! every goroutine until the call returns.
 
@@ -55,15 +56,9 @@ impl Platform for Wasip1Platform {
 
     fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
         let Some(deadline) = deadline else {
-            // The scheduler asks only when something may still wake a
-            // goroutine; on wasip1 only a timer can, so this is a deadlock
-            // that the scheduler could not prove (a `block_on` future whose
-            // waker is held but can never be woken).
-            panic!(
-                "all goroutines are asleep - deadlock! (wasip1: no timer is pending and \
-                 nothing outside the module can wake a goroutine; a block_on future's \
-                 Waker is held but never woken)"
-            );
+            // Only a timer can wake a goroutine on wasip1 (a `block_on`
+            // future whose Waker is held but never woken, say, is stuck).
+            return Idle::NothingToWaitFor;
         };
         let wait = deadline.saturating_sub(self.now());
         if !wait.is_zero() {

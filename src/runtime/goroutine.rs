@@ -1,6 +1,7 @@
 //! Goroutine records and the ids, names and wait reasons the dump shows.
 
-use std::cell::{Cell, RefCell};
+use std::any::Any;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
@@ -95,7 +96,7 @@ pub(crate) struct G<E: ?Sized = dyn Task> {
     pub(crate) slot: Cell<usize>,
     pub(crate) body: RefCell<Body>,
     /// Goroutine-local values (`gosched::goroutine_local!`).
-    pub(crate) locals: crate::local::Locals,
+    pub(crate) locals: Locals,
     pub(crate) task: E,
 }
 
@@ -111,7 +112,7 @@ impl<E> G<E> {
             cancelled: Cell::new(false),
             slot: Cell::new(usize::MAX),
             body: RefCell::new(Body::NotStarted { stack_size }),
-            locals: crate::local::Locals::default(),
+            locals: Locals::default(),
             task,
         }
     }
@@ -202,5 +203,40 @@ impl Table {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &GRef> {
         self.entries.iter().flatten()
+    }
+}
+
+/// One goroutine's values: (key id, value), in first-use order.
+type Slots = RefCell<Vec<(usize, Rc<dyn Any>)>>;
+
+/// A goroutine's local values (`gosched::goroutine_local!`), in its record:
+/// one pointer until first used.
+#[derive(Default)]
+pub(crate) struct Locals(OnceCell<Box<Slots>>);
+
+impl Locals {
+    pub(crate) fn find(&self, id: usize) -> Option<Rc<dyn Any>> {
+        let slots = self.0.get()?.borrow();
+        slots.iter().find(|(k, _)| *k == id).map(|(_, v)| v.clone())
+    }
+
+    pub(crate) fn insert(&self, id: usize, value: Rc<dyn Any>) {
+        self.0
+            .get_or_init(Box::default)
+            .borrow_mut()
+            .push((id, value));
+    }
+
+    /// Drops every value. Destructors may use keys again (creating fresh
+    /// values), so repeat until none is left, as std does for thread-locals.
+    pub(crate) fn clear(&self) {
+        let Some(slots) = self.0.get() else { return };
+        for _ in 0..16 {
+            let taken = std::mem::take(&mut *slots.borrow_mut());
+            if taken.is_empty() {
+                return;
+            }
+            drop(taken);
+        }
     }
 }

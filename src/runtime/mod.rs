@@ -20,8 +20,8 @@
 //!    destructors run, as at a panic) and their stacks pooled; `run` returns.
 
 mod goroutine;
-mod program;
 pub(crate) mod remote;
+pub(crate) mod rng;
 mod timer;
 
 use std::cell::{Cell, RefCell};
@@ -37,7 +37,6 @@ use crate::platform::{Idle, Platform};
 use goroutine::{Body, State, Table};
 pub(crate) use goroutine::{GRef, WaitReason};
 pub(crate) use goroutine::{Task, G};
-pub use program::{Program, Runtime};
 use remote::{FutureWake, Remote};
 pub(crate) use timer::TimerAction;
 use timer::Timers;
@@ -148,6 +147,7 @@ impl Scheduler {
         stack_size: usize,
         stack_kind: StackKind,
     ) -> Scheduler {
+        rng::seed(platform.random_seed());
         Scheduler {
             runq: RefCell::new(VecDeque::new()),
             current: RefCell::new(None),
@@ -275,6 +275,11 @@ impl Scheduler {
         self.timers.borrow_mut().push(when, action);
     }
 
+    /// Hands the platform its capabilities ([`Platform::attach`]).
+    pub(crate) fn attach_platform(&self, spawner: crate::platform::Spawner) {
+        self.platform.borrow_mut().attach(spawner);
+    }
+
     pub(crate) fn set_idle_hook(&self, hook: IdleHook) {
         *self.idle_hook.borrow_mut() = Some(hook);
     }
@@ -357,9 +362,11 @@ impl Scheduler {
         match coro::acquire(stack_size, self.stack_kind) {
             Ok(stack) => {
                 let owner = g.clone();
-                *body = Body::Started(Coroutine::new(stack, g.identity(), move || {
-                    owner.task.run(None)
-                }))
+                // SAFETY: the name lives in `g`'s record, which the body's
+                // `owner` keeps alive and in place as long as the coroutine.
+                let coro =
+                    unsafe { Coroutine::new(stack, g.identity(), move || owner.task.run(None)) };
+                *body = Body::Started(coro);
             }
             Err(error) => g.task.run(Some(error)),
         }
@@ -423,6 +430,7 @@ impl Scheduler {
         match self.platform.borrow_mut().before_idle(deadline) {
             Idle::Resume => None,
             Idle::ReturnToHost => Some(Stop::ReturnToHost),
+            Idle::NothingToWaitFor => Some(Stop::Deadlock(self.deadlock_report())),
         }
     }
 

@@ -1,8 +1,9 @@
 //! The timer heap: sleeps, timeouts and timer callbacks, earliest first.
 //!
 //! Cancelling is lazy: a goroutine that wakes before its timeout bumps its
-//! park sequence number, which makes the timer entry stale; stale entries are
-//! skipped when they come due and purged when the scheduler goes idle.
+//! park sequence number, which makes the timer entry stale. A stale entry
+//! stays in the heap until it reaches the top: it is skipped when it comes
+//! due, or dropped when the scheduler asks for the next deadline.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -83,13 +84,10 @@ impl Timers {
         None
     }
 
-    /// Drops stale entries and returns the earliest live deadline.
+    /// Drops the stale entries on top and returns the earliest live deadline.
     pub(crate) fn purge_and_next_deadline(&mut self) -> Option<Duration> {
         while self.heap.peek().is_some_and(|e| e.action.is_stale()) {
             self.heap.pop();
-        }
-        if !self.heap.is_empty() && self.heap.iter().all(|e| e.action.is_stale()) {
-            self.heap.clear();
         }
         self.heap.peek().map(|e| e.when)
     }

@@ -2,16 +2,21 @@
 //! to completion on a blocking platform, and [`Program`] lets a host that must
 //! keep control (a JS event loop, a callback-lifted component export) drive
 //! it step by step.
+//!
+//! This is where the layers meet: the scheduler runs `Task`s without knowing
+//! what they return; here the main goroutine is a typed [`Packet`] whose
+//! result `poll` hands back, and the platform is given a [`Spawner`] built on
+//! [`go`](crate::go) and [`block_on`](crate::block_on).
 
 use std::fmt;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use super::{Enter, GRef, Scheduler, Stop, DEFAULT_STACK_SIZE, G};
 use crate::coro::StackKind;
-use crate::platform::{self, Platform};
-use crate::spawn::{Outcome, Packet};
+use crate::platform::{self, Platform, Spawner};
+use crate::runtime::{Enter, GRef, Scheduler, Stop, DEFAULT_STACK_SIZE, G};
+use crate::spawn::{Joinable, Packet};
 
 /// Configures and starts a scheduler: the platform, default stack size and
 /// stack kind. [`crate::run`] is `Runtime::new().run(f)`.
@@ -42,12 +47,13 @@ impl fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// The target's default platform, 256 KiB guarded stacks.
+    /// The target's default platform, 256 KiB stacks (guard-paged natively;
+    /// on wasm32, whose memory cannot be protected, canary-checked).
     pub fn new() -> Runtime {
         Runtime {
             platform: None,
             stack_size: DEFAULT_STACK_SIZE,
-            stack_kind: StackKind::Guarded,
+            stack_kind: StackKind::DEFAULT,
         }
     }
 
@@ -127,7 +133,11 @@ impl Runtime {
         let scheduler = Box::new(Scheduler::new(platform, self.stack_size, self.stack_kind));
         let main = {
             let _enter = Enter::new(&scheduler);
-            scheduler.spawn(Some("main".to_owned()), None, Packet::new(main))
+            let main = scheduler.spawn(Some("main".to_owned()), None, Packet::new(main));
+            scheduler.attach_platform(Spawner::new(|future| {
+                crate::go(move || crate::block_on(future));
+            }));
+            main
         };
         Program {
             scheduler,
@@ -148,7 +158,7 @@ pub struct Program<T> {
     // Boxed: goroutines reach the scheduler through a thread-local pointer,
     // so it must not move while the program is polled.
     scheduler: Box<Scheduler>,
-    main: Option<Rc<G<dyn Outcome<T>>>>,
+    main: Option<Rc<G<dyn Joinable<T>>>>,
     /// The same goroutine as `main`, seen as a scheduler entry.
     main_g: GRef,
     finished: bool,

@@ -3,8 +3,6 @@
 //! wrappers. Handles are plain `u32`s: passing a wrong one traps the instance,
 //! which is not undefined behaviour.
 
-use super::{Event, EventKind};
-
 /// Subtask status codes of `subtask.cancel` and of subtask events.
 pub(super) const STATUS_RETURNED: u32 = 2;
 /// `waitable-set.poll` found nothing.
@@ -96,4 +94,47 @@ pub(super) fn wait_until(when_ns: u64) -> Option<u32> {
     // SAFETY: one scalar argument, no memory; returns `status | handle << 4`.
     let packed = unsafe { raw_wait_until(when_ns) };
     (packed & 0xf != STATUS_RETURNED).then_some(packed >> 4)
+}
+
+/// What a waitable's event reports (`waitable-set.wait`'s event codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A subtask (an async-lowered import call) changed state; `code` is its
+    /// status: 1 started, 2 returned, 3/4 cancelled.
+    Subtask,
+    /// A stream read finished; `code` is `count << 4 | result`.
+    StreamRead,
+    /// A stream write finished; `code` is `count << 4 | result`.
+    StreamWrite,
+    /// A future read finished; `code` is its result.
+    FutureRead,
+    /// A future write finished; `code` is its result.
+    FutureWrite,
+    /// A code this version does not know.
+    Other(u32),
+}
+
+impl EventKind {
+    fn from_raw(kind: u32) -> EventKind {
+        match kind {
+            1 => EventKind::Subtask,
+            2 => EventKind::StreamRead,
+            3 => EventKind::StreamWrite,
+            4 => EventKind::FutureRead,
+            5 => EventKind::FutureWrite,
+            other => EventKind::Other(other),
+        }
+    }
+}
+
+/// One event of a waitable, as [`wait`] returns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// The waitable handle the event is about.
+    pub waitable: u32,
+    /// The event's payload (a status, or a count and result).
+    pub code: u32,
 }

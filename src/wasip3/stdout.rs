@@ -33,7 +33,7 @@ pub struct Stdout {
 /// # {
 /// use std::io::Write as _;
 /// gosched::run(|| {
-///     let mut out = gosched::platform::wasip3::stdout();
+///     let mut out = gosched::wasip3::stdout();
 ///     writeln!(out, "hello from a goroutine over wasi:cli/stdout@0.3.0").unwrap();
 ///     out.close().unwrap();
 /// });

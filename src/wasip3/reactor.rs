@@ -26,8 +26,8 @@ use std::ffi::c_void;
 use std::rc::Rc;
 use std::task::Waker;
 
-use super::abi;
-use super::Event;
+use super::abi::{self, Event};
+use crate::platform::{Idle, SpawnedFuture, Spawner};
 
 /// wit-bindgen's completion callback: `callback(callback_ptr, code)`.
 type CabiCallback = unsafe extern "C" fn(*mut c_void, u32);
@@ -39,11 +39,11 @@ enum Waiter {
         callback: CabiCallback,
         data: *mut c_void,
     },
-    /// A goroutine in [`super::wait`].
+    /// A goroutine in `gosched::wasip3::wait`.
     Raw(Rc<RawWait>),
 }
 
-/// Where [`super::wait`] receives its event.
+/// Where `gosched::wasip3::wait` receives its event.
 #[derive(Default)]
 pub(super) struct RawWait {
     pub(super) event: std::cell::Cell<Option<Event>>,
@@ -65,13 +65,15 @@ struct Reactor {
     timer: Option<Timer>,
     /// The task record that was installed before ours.
     previous_task: usize,
+    /// Runs `wit_bindgen::spawn_local`'s futures; handed down by the runtime.
+    spawner: Option<Spawner>,
 }
 
 thread_local! {
     static REACTOR: RefCell<Reactor> = RefCell::new(Reactor::default());
 }
 
-// ---- the wit-bindgen task record (`wasip3_task`, version 2) ----------------
+// ---- the wit-bindgen task record (`wasip3_task`, version 3) ----------------
 
 const WASIP3_TASK_V3: u32 = 3;
 
@@ -79,12 +81,12 @@ type RegisterFn = unsafe extern "C" fn(*mut c_void, u32, CabiCallback, *mut c_vo
 type UnregisterFn = unsafe extern "C" fn(*mut c_void, u32) -> *mut c_void;
 
 /// A future handed to the spawn hook.
-type SpawnedFuture = Box<dyn std::future::Future<Output = ()>>;
+type HookFuture = Box<dyn std::future::Future<Output = ()>>;
 
 /// `wasip3_task_v3` of wit-bindgen 0.63's `rt/async_support/cabi.rs` (the
 /// same fields as `wasip3_task_v2`, with a longer vtable).
 #[repr(C)]
-struct Task {
+struct TaskRecord {
     version: u32,
     ptr: *mut c_void,
     waitable_register: RegisterFn,
@@ -101,12 +103,12 @@ struct Vtable {
     waitable_unregister: UnregisterFn,
     clone: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
     drop: unsafe extern "C" fn(*mut c_void),
-    rust_spawn: Option<unsafe fn(*mut c_void, SpawnedFuture)>,
+    rust_spawn: Option<unsafe fn(*mut c_void, HookFuture)>,
 }
 
 /// The record only holds function pointers and a null `ptr`; nothing ever
 /// writes to it (wit-bindgen reads it through the `*mut` it is handed).
-struct SharedTask(Task);
+struct SharedTask(TaskRecord);
 // SAFETY: immutable plain data (wasm32 has one thread anyway).
 unsafe impl Sync for SharedTask {}
 
@@ -118,7 +120,7 @@ static VTABLE: Vtable = Vtable {
     rust_spawn: Some(spawn),
 };
 
-static TASK: SharedTask = SharedTask(Task {
+static TASK: SharedTask = SharedTask(TaskRecord {
     version: WASIP3_TASK_V3,
     // The reactor is per thread; the record needs no state of its own.
     ptr: std::ptr::null_mut(),
@@ -133,6 +135,13 @@ unsafe extern "C" {
     fn wasip3_task_set(task: *mut c_void) -> *mut c_void;
 }
 
+/// `waitable_register`: `callback(data, code)` is to run at `waitable`'s next
+/// event; returns the `data` of the registration it replaces, or null.
+///
+/// # Safety
+///
+/// Called by wit-bindgen with a waitable it owns and a `callback`/`data` pair
+/// that stays valid until the callback runs or the waitable is unregistered.
 unsafe extern "C" fn register(
     _task: *mut c_void,
     waitable: u32,
@@ -145,6 +154,12 @@ unsafe extern "C" fn register(
     }
 }
 
+/// `waitable_unregister`: forgets `waitable`'s registration and returns its
+/// `data`, or null if it had none.
+///
+/// # Safety
+///
+/// Called by wit-bindgen with a waitable it registered; `task` is not read.
 unsafe extern "C" fn unregister(_task: *mut c_void, waitable: u32) -> *mut c_void {
     match remove_waiter(waitable) {
         Some(Waiter::Cabi { data, .. }) => data,
@@ -152,17 +167,33 @@ unsafe extern "C" fn unregister(_task: *mut c_void, waitable: u32) -> *mut c_voi
     }
 }
 
-/// The record is `'static`: a clone is the same pointer, dropping one is a no-op.
+/// The record is `'static`: a clone is the same pointer.
+///
+/// # Safety
+///
+/// Any pointer is accepted; it is returned, never read.
 unsafe extern "C" fn task_clone(task: *mut c_void) -> *mut c_void {
     task
 }
 
+/// Dropping a clone of the `'static` record does nothing.
+///
+/// # Safety
+///
+/// Any pointer is accepted; it is never read.
 unsafe extern "C" fn task_drop(_task: *mut c_void) {}
 
 /// `wit_bindgen::spawn_local` (0.63 and later): the future runs on a new
-/// goroutine, polled by `block_on`.
-unsafe fn spawn(_task: *mut c_void, future: SpawnedFuture) {
-    crate::go(move || crate::block_on(Box::into_pin(future)));
+/// goroutine, through the spawner the runtime handed down.
+///
+/// # Safety
+///
+/// Called by wit-bindgen on the scheduler's thread while a runtime is
+/// attached; `task` is not read.
+unsafe fn spawn(_task: *mut c_void, future: HookFuture) {
+    let spawner = REACTOR.with_borrow(|r| r.spawner.clone());
+    let spawner = spawner.expect("gosched: wit_bindgen::spawn_local called outside gosched::run");
+    spawner.spawn(SpawnedFuture::from(future));
 }
 
 // ---- what the platform and `wait` call ---------------------------------------
@@ -181,6 +212,11 @@ pub(super) fn attach() {
     });
 }
 
+/// The runtime started on a `Wasip3Platform`: `spawner` starts goroutines.
+pub(super) fn set_spawner(spawner: Spawner) {
+    REACTOR.with_borrow_mut(|r| r.spawner = Some(spawner));
+}
+
 /// A `Wasip3Platform` was dropped: the last one forgets every registration
 /// and drops the set.
 ///
@@ -192,7 +228,7 @@ pub(super) fn detach() {
     let waiters = REACTOR.with_borrow_mut(|r| {
         r.users -= 1;
         if r.users > 0 {
-            return BTreeMap::new();
+            return (BTreeMap::new(), None);
         }
         for &waitable in r.waiters.keys() {
             abi::waitable_join(waitable, 0);
@@ -203,7 +239,7 @@ pub(super) fn detach() {
         abi::waitable_set_drop(std::mem::take(&mut r.set));
         // SAFETY: restores the record that was current before `attach`.
         unsafe { wasip3_task_set(r.previous_task as *mut c_void) };
-        std::mem::take(&mut r.waiters)
+        (std::mem::take(&mut r.waiters), r.spawner.take())
     });
     // Dropped outside the borrow: a raw waiter's Waker may run code.
     drop(waiters);
@@ -260,12 +296,10 @@ pub(super) fn waiter_count() -> usize {
 }
 
 /// Blocks in `waitable-set.wait` until an event arrives or the monotonic clock
-/// reaches `deadline_ns`, then delivers every event that is ready.
-///
-/// # Panics
-///
-/// With no deadline and nothing registered: nothing could ever end the wait.
-pub(super) fn wait_for_events(deadline_ns: Option<u64>) {
+/// reaches `deadline_ns`, then delivers every event that is ready. With no
+/// deadline and nothing registered, nothing could ever end the wait: answers
+/// [`Idle::NothingToWaitFor`] without waiting.
+pub(super) fn wait_for_events(deadline_ns: Option<u64>) -> Idle {
     let (set, passed, idle) = REACTOR.with_borrow_mut(|r| {
         let passed = !set_timer(r, deadline_ns);
         (r.set, passed, r.waiters.is_empty() && r.timer.is_none())
@@ -273,10 +307,7 @@ pub(super) fn wait_for_events(deadline_ns: Option<u64>) {
     let mut event = if passed {
         abi::waitable_set_poll(set)
     } else if idle {
-        panic!(
-            "all goroutines are asleep - deadlock! (wasip3: no timer and no waitable is \
-             pending; a block_on future's Waker is held but never woken)"
-        );
+        return Idle::NothingToWaitFor;
     } else {
         abi::waitable_set_wait(set)
     };
@@ -284,6 +315,7 @@ pub(super) fn wait_for_events(deadline_ns: Option<u64>) {
         deliver(ready);
         event = abi::waitable_set_poll(set);
     }
+    Idle::Resume
 }
 
 /// Makes the timer subtask match `deadline_ns`: keeps it if it already does,

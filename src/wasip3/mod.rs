@@ -25,6 +25,7 @@
 
 mod abi;
 mod entry;
+pub(crate) mod platform;
 mod reactor;
 mod stdout;
 
@@ -32,9 +33,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use super::{Idle, Platform, Unparker};
+pub use abi::{Event, EventKind};
+pub use platform::Wasip3Platform;
 use reactor::RawWait;
 pub use stdout::{stdout, Stdout};
 
@@ -45,7 +46,7 @@ pub use stdout::{stdout, Stdout};
 /// ```
 /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
 /// # {
-/// use gosched::platform::wasip3::bindings::clocks::monotonic_clock;
+/// use gosched::wasip3::bindings::clocks::monotonic_clock;
 /// gosched::run(|| {
 ///     let start = monotonic_clock::now();
 ///     gosched::block_on(monotonic_clock::wait_for(1_000_000));
@@ -55,77 +56,6 @@ pub use stdout::{stdout, Stdout};
 /// ```
 pub use ::wasip3 as bindings;
 
-/// The platform `gosched::run` uses on wasm32-wasip2 with the `wasip3`
-/// feature. Creating one creates the scheduler's waitable-set and installs
-/// its wit-bindgen task record (once per thread, however many exist).
-///
-/// ```
-/// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
-/// # {
-/// use std::time::Duration;
-/// let slept = gosched::Runtime::new()
-///     .platform(gosched::platform::Wasip3Platform::new())
-///     .run(|| {
-///         let start = gosched::now();
-///         gosched::sleep(Duration::from_millis(5));
-///         gosched::now() - start
-///     });
-/// assert!(slept >= Duration::from_millis(5));
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct Wasip3Platform {
-    /// Monotonic clock reading at creation, in nanoseconds.
-    epoch_ns: u64,
-}
-
-impl Wasip3Platform {
-    /// A platform whose clock starts now.
-    pub fn new() -> Wasip3Platform {
-        reactor::attach();
-        Wasip3Platform {
-            epoch_ns: bindings::clocks::monotonic_clock::now(),
-        }
-    }
-}
-
-impl Default for Wasip3Platform {
-    fn default() -> Self {
-        Wasip3Platform::new()
-    }
-}
-
-impl Drop for Wasip3Platform {
-    fn drop(&mut self) {
-        reactor::detach();
-    }
-}
-
-impl Platform for Wasip3Platform {
-    fn now(&self) -> Duration {
-        let now = bindings::clocks::monotonic_clock::now();
-        Duration::from_nanos(now.saturating_sub(self.epoch_ns))
-    }
-
-    fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
-        let deadline_ns = deadline.map(|d| {
-            let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-            self.epoch_ns.saturating_add(d)
-        });
-        reactor::wait_for_events(deadline_ns);
-        Idle::Resume
-    }
-
-    fn has_event_sources(&self) -> bool {
-        reactor::waiter_count() > 0
-    }
-
-    fn unparker(&self) -> Unparker {
-        // One thread: every wake-up happens on the scheduler's own stack.
-        Unparker::noop()
-    }
-}
-
 /// How many waitables the scheduler's set holds for waiting goroutines:
 /// pending import calls, stream and future operations, [`wait`]s. A
 /// diagnostic (a leak shows here); 0 outside [`run`](crate::run).
@@ -133,7 +63,7 @@ impl Platform for Wasip3Platform {
 /// ```
 /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
 /// # {
-/// use gosched::platform::wasip3::{bindings::clocks::monotonic_clock, registered_waitables};
+/// use gosched::wasip3::{bindings::clocks::monotonic_clock, registered_waitables};
 /// gosched::run(|| {
 ///     let sleeper = gosched::go(|| gosched::block_on(monotonic_clock::wait_for(5_000_000)));
 ///     gosched::yield_now();
@@ -145,49 +75,6 @@ impl Platform for Wasip3Platform {
 /// ```
 pub fn registered_waitables() -> usize {
     reactor::waiter_count()
-}
-
-/// What a waitable's event reports (`waitable-set.wait`'s event codes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EventKind {
-    /// A subtask (an async-lowered import call) changed state; `code` is its
-    /// status: 1 started, 2 returned, 3/4 cancelled.
-    Subtask,
-    /// A stream read finished; `code` is `count << 4 | result`.
-    StreamRead,
-    /// A stream write finished; `code` is `count << 4 | result`.
-    StreamWrite,
-    /// A future read finished; `code` is its result.
-    FutureRead,
-    /// A future write finished; `code` is its result.
-    FutureWrite,
-    /// A code this version does not know.
-    Other(u32),
-}
-
-impl EventKind {
-    fn from_raw(kind: u32) -> EventKind {
-        match kind {
-            1 => EventKind::Subtask,
-            2 => EventKind::StreamRead,
-            3 => EventKind::StreamWrite,
-            4 => EventKind::FutureRead,
-            5 => EventKind::FutureWrite,
-            other => EventKind::Other(other),
-        }
-    }
-}
-
-/// One event of a waitable, as [`wait`] returns it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Event {
-    /// What happened.
-    pub kind: EventKind,
-    /// The waitable handle the event is about.
-    pub waitable: u32,
-    /// The event's payload (a status, or a count and result).
-    pub code: u32,
 }
 
 /// Parks the calling goroutine until `waitable` (a subtask, or a stream or
@@ -211,8 +98,8 @@ pub struct Event {
 ///     // SAFETY: a scalar argument; the result is a packed status.
 ///     let packed = unsafe { wait_for(1_000_000) };
 ///     if packed & 0xf != 2 {
-///         let event = gosched::platform::wasip3::wait(packed >> 4);
-///         assert_eq!(event.kind, gosched::platform::wasip3::EventKind::Subtask);
+///         let event = gosched::wasip3::wait(packed >> 4);
+///         assert_eq!(event.kind, gosched::wasip3::EventKind::Subtask);
 ///     }
 /// });
 /// # }

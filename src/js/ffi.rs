@@ -134,6 +134,20 @@ pub(crate) fn release(handle: u32) {
     unsafe { sys::release(handle) }
 }
 
+/// 64 random bits from two `Math.random()` calls (53 bits each).
+pub(crate) fn random_u64() -> u64 {
+    let draw = || {
+        let mut out = Raw::default();
+        let ok = call(0, "Math.random", &[], &mut out) && out.tag == TAG_NUMBER;
+        if ok {
+            (out.num * 9_007_199_254_740_992.0) as u64
+        } else {
+            0
+        }
+    };
+    draw() << 32 ^ draw()
+}
+
 /// Asks the loader to poll the scheduler soon (a waker was woken).
 pub(crate) fn wake() {
     unsafe { sys::wake() }

@@ -1,0 +1,84 @@
+//! The WASIp3 platform: the scheduler's clock is `wasi:clocks/monotonic-clock`,
+//! and its idle wait is `waitable-set.wait` on the reactor's one set
+//! (see [`super::reactor`]).
+
+use std::time::Duration;
+
+use super::reactor;
+use crate::platform::{Idle, Platform, Spawner, Unparker};
+use ::wasip3 as bindings;
+
+/// The platform `gosched::run` uses on wasm32-wasip2 with the `wasip3`
+/// feature. Creating one creates the scheduler's waitable-set and installs
+/// its wit-bindgen task record (once per thread, however many exist).
+///
+/// ```
+/// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
+/// # {
+/// use std::time::Duration;
+/// let slept = gosched::Runtime::new()
+///     .platform(gosched::wasip3::Wasip3Platform::new())
+///     .run(|| {
+///         let start = gosched::now();
+///         gosched::sleep(Duration::from_millis(5));
+///         gosched::now() - start
+///     });
+/// assert!(slept >= Duration::from_millis(5));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Wasip3Platform {
+    /// Monotonic clock reading at creation, in nanoseconds.
+    epoch_ns: u64,
+}
+
+impl Wasip3Platform {
+    /// A platform whose clock starts now.
+    pub fn new() -> Wasip3Platform {
+        reactor::attach();
+        Wasip3Platform {
+            epoch_ns: bindings::clocks::monotonic_clock::now(),
+        }
+    }
+}
+
+impl Default for Wasip3Platform {
+    fn default() -> Self {
+        Wasip3Platform::new()
+    }
+}
+
+impl Drop for Wasip3Platform {
+    fn drop(&mut self) {
+        reactor::detach();
+    }
+}
+
+impl Platform for Wasip3Platform {
+    fn now(&self) -> Duration {
+        let now = bindings::clocks::monotonic_clock::now();
+        Duration::from_nanos(now.saturating_sub(self.epoch_ns))
+    }
+
+    fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
+        let deadline_ns = deadline.map(|d| {
+            let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+            self.epoch_ns.saturating_add(d)
+        });
+        reactor::wait_for_events(deadline_ns)
+    }
+
+    fn has_event_sources(&self) -> bool {
+        reactor::waiter_count() > 0
+    }
+
+    fn unparker(&self) -> Unparker {
+        // One thread: every wake-up happens on the scheduler's own stack.
+        Unparker::noop()
+    }
+
+    /// wit-bindgen's `spawn_local` starts its futures with `spawner`.
+    fn attach(&mut self, spawner: Spawner) {
+        reactor::set_spawner(spawner);
+    }
+}
