@@ -142,6 +142,30 @@ pub trait Platform: 'static {
     }
 }
 
+/// A boxed platform is a platform, so that wrappers and
+/// [`Runtime::default_platform`](crate::Runtime::default_platform)'s box plug
+/// in anywhere a platform does.
+impl<P: Platform + ?Sized> Platform for Box<P> {
+    fn now(&self) -> Duration {
+        (**self).now()
+    }
+    fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
+        (**self).before_idle(deadline)
+    }
+    fn has_event_sources(&self) -> bool {
+        (**self).has_event_sources()
+    }
+    fn unparker(&self) -> Unparker {
+        (**self).unparker()
+    }
+    fn attach(&mut self, spawner: Spawner) {
+        (**self).attach(spawner)
+    }
+    fn random_seed(&self) -> u64 {
+        (**self).random_seed()
+    }
+}
+
 /// A future that a [`Spawner`] runs on a goroutine of its own.
 pub type SpawnedFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
