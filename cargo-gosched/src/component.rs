@@ -35,3 +35,33 @@ pub fn encode(core: &[u8]) -> std::result::Result<Vec<u8>, String> {
         .and_then(|e| e.encode())
         .map_err(|e| format!("{e:#}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// gosched embeds its `wasi:cli/run@0.3.0` export's type as prebuilt
+    /// bytes (src/wasip3/entry.rs); they must encode the WIT beside them.
+    #[test]
+    fn gosched_run_export_type_encodes_its_wit() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/wasip3");
+        let mut resolve = wit_parser::Resolve::default();
+        let package = resolve.push_file(dir.join("run-export.wit")).unwrap();
+        let world = resolve.select_world(&[package], Some("run-export")).unwrap();
+        let encoded = wit_component::metadata::encode(
+            &resolve,
+            world,
+            wit_component::StringEncoding::UTF8,
+            None,
+            false,
+        )
+        .unwrap();
+        let committed = std::fs::read(dir.join("run-export.component-type")).unwrap();
+        assert!(
+            encoded == committed,
+            "run-export.component-type does not encode run-export.wit: write the new bytes \
+             ({} of them) with wit_component::metadata::encode",
+            encoded.len()
+        );
+    }
+}
