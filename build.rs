@@ -14,8 +14,8 @@ fn main() {
         println!("cargo:rustc-link-lib=static=gosched_switch");
     }
     // WASIp3 (docs/wasip3.md): this package's binaries, tests and examples
-    // link to a core module; tools/wasip3-run applies Asyncify and only then
-    // makes it a component.
+    // link to a core module; cargo-gosched applies Asyncify and only then
+    // makes it a component (and passes this argument for any crate).
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     if env == "p2" && std::env::var_os("CARGO_FEATURE_WASIP3").is_some() {
         println!("cargo:rustc-link-arg=--skip-wit-component");

@@ -173,7 +173,7 @@ fn built_modules(o: &Options, cargo_args: &[OsString]) -> Result<Vec<Module>> {
         if msg["reason"] != "compiler-artifact" {
             continue;
         }
-        let is_cdylib = msg["target"]["kind"]
+        let is_cdylib = msg["target"]["crate_types"]
             .as_array()
             .is_some_and(|k| k.iter().any(|k| k == "cdylib"));
         let path = match msg["executable"].as_str() {
