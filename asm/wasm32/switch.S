@@ -21,7 +21,7 @@
 
 	.globaltype	__stack_pointer, i32
 
-# An import that only `wasm-opt --set-globals` (tools/wasm-run) resolves: a
+# An import that only `wasm-opt --set-globals` (cargo-gosched) resolves: a
 # module that skipped the Asyncify step then fails to instantiate, and the
 # runtime's error names this import, which says what to run. Declared before
 # the asyncify imports so that it is the first unresolved import; both

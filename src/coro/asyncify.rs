@@ -1,7 +1,7 @@
 //! wasm32 backend: stackful coroutines on Binaryen's Asyncify.
 //!
 //! wasm has no instruction that switches stacks. Asyncify (a `wasm-opt` pass
-//! run after linking, see tools/wasm-run) rewrites every function that may be
+//! run after linking, see cargo-gosched) rewrites every function that may be
 //! on the stack when a goroutine suspends, so that it can save its locals to a
 //! buffer and return ("unwind"), and later be re-entered and restore them
 //! ("rewind"). What remains to switch is LLVM's shadow stack, the
