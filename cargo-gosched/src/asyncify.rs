@@ -64,7 +64,12 @@ impl WasmOpt {
             .split(|c: char| !c.is_ascii_digit())
             .find(|s| !s.is_empty())
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| Error::new(format!("{} --version printed no version: {text}", path.display())))?;
+            .ok_or_else(|| {
+                Error::new(format!(
+                    "{} --version printed no version: {text}",
+                    path.display()
+                ))
+            })?;
         if version < 108 {
             return Err(Error::new(format!(
                 "{} is Binaryen {version}; gosched needs 108 or newer: {}",
@@ -147,7 +152,10 @@ pub fn run(wasm_opt: &WasmOpt, input: &Path, output: &Path) -> Result<()> {
         }
     }
     if !out.status.success() {
-        return Err(Error::new(format!("wasm-opt failed on {}", input.display())));
+        return Err(Error::new(format!(
+            "wasm-opt failed on {}",
+            input.display()
+        )));
     }
     std::fs::rename(&tmp, output)
         .map_err(|e| Error::new(format!("cannot write {}: {e}", output.display())))
@@ -192,7 +200,9 @@ pub fn shell_words(cmd: &Command) -> String {
         .chain(cmd.get_args())
         .map(|a| {
             let a = a.to_string_lossy();
-            if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_=./@,:".contains(c)) {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_=./@,:".contains(c))
+            {
                 a.into_owned()
             } else {
                 format!("'{}'", a.replace('\'', r"'\''"))
@@ -209,18 +219,35 @@ mod tests {
     #[test]
     fn the_removelist_is_built_in_and_never_empty() {
         assert!(REMOVELIST.lines().any(|l| l.contains("panicking")));
-        assert!(REMOVELIST.lines().all(|l| !l.contains(',')), "commas join the patterns");
+        assert!(
+            REMOVELIST.lines().all(|l| !l.contains(',')),
+            "commas join the patterns"
+        );
     }
 
     #[test]
     fn every_pipeline_sets_the_marker_and_never_ignores_indirect_calls() {
         for (version, optimize) in [(132, true), (132, false), (108, true)] {
-            let w = WasmOpt { path: "wasm-opt".into(), version };
-            let line = shell_words(&w.command(Path::new("in.wasm"), Path::new("out.wasm"), optimize));
-            assert!(line.contains("--pass-arg=set-globals@gosched_asyncify_marker=1"), "{line}");
-            assert!(line.contains("--asyncify --pass-arg=asyncify-ignore-imports"), "{line}");
+            let w = WasmOpt {
+                path: "wasm-opt".into(),
+                version,
+            };
+            let line =
+                shell_words(&w.command(Path::new("in.wasm"), Path::new("out.wasm"), optimize));
+            assert!(
+                line.contains("--pass-arg=set-globals@gosched_asyncify_marker=1"),
+                "{line}"
+            );
+            assert!(
+                line.contains("--asyncify --pass-arg=asyncify-ignore-imports"),
+                "{line}"
+            );
             assert!(!line.contains("ignore-indirect"), "{line}");
-            assert_eq!(line.contains("--no-inline"), optimize && version >= 116, "{line}");
+            assert_eq!(
+                line.contains("--no-inline"),
+                optimize && version >= 116,
+                "{line}"
+            );
         }
     }
 }

@@ -19,7 +19,12 @@ pub fn check_target_installed(target: Target) -> Result<()> {
         .output()
         .map_err(|e| Error::new(format!("cannot run rustc: {e}")))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if sysroot.join("lib/rustlib").join(target.triple()).join("lib").is_dir() {
+    if sysroot
+        .join("lib/rustlib")
+        .join(target.triple())
+        .join("lib")
+        .is_dir()
+    {
         Ok(())
     } else {
         Err(Error::new(format!(
@@ -47,14 +52,22 @@ fn toml_string(s: &str) -> String {
 /// `cargo SUBCOMMAND --target T` with this program as the runner.
 fn cargo(subcommand: &str, o: &Options) -> Result<Command> {
     check_target_installed(o.target)?;
-    let exe = std::env::current_exe().map_err(|e| Error::new(format!("cannot find myself: {e}")))?;
+    let exe =
+        std::env::current_exe().map_err(|e| Error::new(format!("cannot find myself: {e}")))?;
     let triple = o.target.triple();
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.arg(subcommand).args(["--target", triple]);
-    let runner = [&*exe.to_string_lossy(), "gosched", "runner", "--target", triple]
-        .map(toml_string)
-        .join(", ");
-    cmd.arg("--config").arg(format!("target.{triple}.runner = [{runner}]"));
+    let runner = [
+        &*exe.to_string_lossy(),
+        "gosched",
+        "runner",
+        "--target",
+        triple,
+    ]
+    .map(toml_string)
+    .join(", ");
+    cmd.arg("--config")
+        .arg(format!("target.{triple}.runner = [{runner}]"));
     if o.target == Target::Wasip3 {
         // RUSTFLAGS, when set, replaces every config's rustflags: add ours to it.
         match std::env::var("RUSTFLAGS") {
@@ -62,8 +75,9 @@ fn cargo(subcommand: &str, o: &Options) -> Result<Command> {
                 cmd.env("RUSTFLAGS", format!("{flags} -C {SKIP_WIT_COMPONENT}"));
             }
             Err(_) => {
-                cmd.arg("--config")
-                    .arg(format!("target.{triple}.rustflags = [\"-C\", \"{SKIP_WIT_COMPONENT}\"]"));
+                cmd.arg("--config").arg(format!(
+                    "target.{triple}.rustflags = [\"-C\", \"{SKIP_WIT_COMPONENT}\"]"
+                ));
             }
         }
     }
@@ -88,7 +102,9 @@ pub fn run(o: Options) -> Result<ExitCode> {
     // A cdylib cannot be `cargo run`: build, then run what was built.
     let (cargo_args, program_args) = split_program_args(&o.cargo_args);
     if !program_args.is_empty() {
-        return Err(Error::new("a JS host passes no command-line arguments to the program"));
+        return Err(Error::new(
+            "a JS host passes no command-line arguments to the program",
+        ));
     }
     let built = built_modules(&o, cargo_args)?;
     let module = match built.as_slice() {
@@ -134,7 +150,9 @@ pub fn build(o: Options) -> Result<ExitCode> {
 }
 
 fn dist_dir(o: &Options, module: &Module) -> PathBuf {
-    o.dist.clone().unwrap_or_else(|| module.package_dir.join("dist"))
+    o.dist
+        .clone()
+        .unwrap_or_else(|| module.package_dir.join("dist"))
 }
 
 fn split_program_args(args: &[OsString]) -> (&[OsString], &[OsString]) {
@@ -156,7 +174,8 @@ struct Module {
 /// Runs `cargo build` and returns the wasm modules it made.
 fn built_modules(o: &Options, cargo_args: &[OsString]) -> Result<Vec<Module>> {
     let mut cmd = cargo("build", o)?;
-    cmd.arg("--message-format=json-render-diagnostics").args(cargo_args);
+    cmd.arg("--message-format=json-render-diagnostics")
+        .args(cargo_args);
     cmd.stdout(Stdio::piped());
     let out = cmd
         .spawn()
@@ -180,14 +199,21 @@ fn built_modules(o: &Options, cargo_args: &[OsString]) -> Result<Vec<Module>> {
             Some(exe) => Some(PathBuf::from(exe)),
             None if is_cdylib => msg["filenames"]
                 .as_array()
-                .and_then(|f| f.iter().filter_map(|f| f.as_str()).find(|f| f.ends_with(".wasm")))
+                .and_then(|f| {
+                    f.iter()
+                        .filter_map(|f| f.as_str())
+                        .find(|f| f.ends_with(".wasm"))
+                })
                 .map(PathBuf::from),
             None => None,
         };
         let Some(path) = path else { continue };
         let manifest = PathBuf::from(msg["manifest_path"].as_str().unwrap_or_default());
         modules.push(Module {
-            name: msg["target"]["name"].as_str().unwrap_or_default().replace('-', "_"),
+            name: msg["target"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .replace('-', "_"),
             path,
             is_cdylib,
             package_dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),

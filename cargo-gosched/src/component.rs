@@ -19,8 +19,12 @@ pub fn cached(core: &Path) -> Result<PathBuf> {
     let output = core.with_extension("component.wasm");
     if !crate::hosts::is_up_to_date(&output, core) {
         let processed = asyncify::cached(core)?;
-        let component = encode(&module::read(&processed)?)
-            .map_err(|e| Error::new(format!("cannot make a component of {}: {e}", processed.display())))?;
+        let component = encode(&module::read(&processed)?).map_err(|e| {
+            Error::new(format!(
+                "cannot make a component of {}: {e}",
+                processed.display()
+            ))
+        })?;
         std::fs::write(&output, component)
             .map_err(|e| Error::new(format!("cannot write {}: {e}", output.display())))?;
     }
@@ -47,7 +51,9 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/wasip3");
         let mut resolve = wit_parser::Resolve::default();
         let package = resolve.push_file(dir.join("run-export.wit")).unwrap();
-        let world = resolve.select_world(&[package], Some("run-export")).unwrap();
+        let world = resolve
+            .select_world(&[package], Some("run-export"))
+            .unwrap();
         let encoded = wit_component::metadata::encode(
             &resolve,
             world,

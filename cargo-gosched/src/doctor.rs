@@ -14,7 +14,10 @@ fn version_of(program: &Path) -> Option<String> {
 
 /// The first number in `text` (a major version).
 fn major(text: &str) -> Option<u32> {
-    text.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty())?.parse().ok()
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())?
+        .parse()
+        .ok()
 }
 
 pub fn doctor() -> ExitCode {

@@ -44,7 +44,8 @@ pub fn program(env: &str, default: &str, hint: &str) -> Result<PathBuf> {
     if let Some(p) = std::env::var_os(env) {
         return Ok(PathBuf::from(p));
     }
-    on_path(default).ok_or_else(|| Error::new(format!("{default} not found: {hint} (or set {env})")))
+    on_path(default)
+        .ok_or_else(|| Error::new(format!("{default} not found: {hint} (or set {env})")))
 }
 
 pub fn wasmtime() -> Result<PathBuf> {
@@ -59,14 +60,21 @@ pub fn wasmtime_hint() -> String {
 }
 
 pub fn node() -> Result<PathBuf> {
-    program("NODE", "node", "install Node.js 20 or newer (apt-get install nodejs)")
+    program(
+        "NODE",
+        "node",
+        "install Node.js 20 or newer (apt-get install nodejs)",
+    )
 }
 
 /// Runs `cmd` to its end and returns its exit status as ours (a signal as 128+N).
 pub fn finish(mut cmd: Command) -> Result<ExitCode> {
-    let status = cmd
-        .status()
-        .map_err(|e| Error::new(format!("cannot run {}: {e}", cmd.get_program().to_string_lossy())))?;
+    let status = cmd.status().map_err(|e| {
+        Error::new(format!(
+            "cannot run {}: {e}",
+            cmd.get_program().to_string_lossy()
+        ))
+    })?;
     #[cfg(unix)]
     if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
         return Ok(ExitCode::from((128 + signal) as u8));
@@ -75,12 +83,22 @@ pub fn finish(mut cmd: Command) -> Result<ExitCode> {
 }
 
 /// Node running the inline ES module `script` with `args` (process.argv[1..]).
-pub fn node_script(script: &str, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Result<Command> {
+pub fn node_script(
+    script: &str,
+    args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+) -> Result<Command> {
     let mut cmd = Command::new(node()?);
     // --no-incremental-marking: Node 20's V8 can crash when a memory.grow
     // reports external memory pressure while incremental marking is under way
     // (assets/wasi-run.mjs says more).
-    cmd.args(["--no-warnings", "--no-incremental-marking", "--input-type=module", "-e", script, "--"]);
+    cmd.args([
+        "--no-warnings",
+        "--no-incremental-marking",
+        "--input-type=module",
+        "-e",
+        script,
+        "--",
+    ]);
     cmd.args(args);
     Ok(cmd)
 }
@@ -91,12 +109,15 @@ pub fn run_wasip1(host: Host, module: &Path, args: &[OsString]) -> Result<ExitCo
     match host {
         Host::Wasmtime => {
             let mut cmd = Command::new(wasmtime()?);
-            cmd.args(["run", "--dir=.", "-S", "inherit-env=y", "--"]).arg(module).args(args);
+            cmd.args(["run", "--dir=.", "-S", "inherit-env=y", "--"])
+                .arg(module)
+                .args(args);
             finish(cmd)
         }
-        Host::Node => {
-            finish(node_script(WASI_RUN, std::iter::once(module.as_os_str()).chain(args.iter().map(|a| a.as_os_str())))?)
-        }
+        Host::Node => finish(node_script(
+            WASI_RUN,
+            std::iter::once(module.as_os_str()).chain(args.iter().map(|a| a.as_os_str())),
+        )?),
     }
 }
 
@@ -104,8 +125,16 @@ pub fn run_wasip1(host: Host, module: &Path, args: &[OsString]) -> Result<ExitCo
 /// servers listen on 127.0.0.1 (p3 itself needs no flag on wasmtime 49).
 pub fn run_component(component: &Path, args: &[OsString]) -> Result<ExitCode> {
     let mut cmd = Command::new(wasmtime()?);
-    cmd.args(["run", "--dir=.", "-S", "inherit-env=y", "-S", "inherit-network=y", "--"])
-        .arg(component)
-        .args(args);
+    cmd.args([
+        "run",
+        "--dir=.",
+        "-S",
+        "inherit-env=y",
+        "-S",
+        "inherit-network=y",
+        "--",
+    ])
+    .arg(component)
+    .args(args);
     finish(cmd)
 }

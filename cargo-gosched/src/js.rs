@@ -19,14 +19,17 @@ use std::process::ExitCode;
 pub const LOADER: &str = include_str!("../assets/gosched.mjs");
 
 fn write(path: &Path, text: impl AsRef<[u8]>) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Writes `dist` for the processed module `module` of cdylib `name`.
 pub fn write_dist(dist: &Path, name: &str, module: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(dist).map_err(|e| Error::new(format!("cannot create {}: {e}", dist.display())))?;
+    std::fs::create_dir_all(dist)
+        .map_err(|e| Error::new(format!("cannot create {}: {e}", dist.display())))?;
     let wasm = dist.join(format!("{name}.wasm"));
-    std::fs::copy(module, &wasm).map_err(|e| Error::new(format!("cannot write {}: {e}", wasm.display())))?;
+    std::fs::copy(module, &wasm)
+        .map_err(|e| Error::new(format!("cannot write {}: {e}", wasm.display())))?;
     write(&dist.join("gosched.mjs"), LOADER)?;
     write(&dist.join(format!("{name}.node.mjs")), node_entry(name))?;
     write(&dist.join("index.html"), index_html(name))?;
@@ -85,7 +88,8 @@ fn index_html(name: &str) -> String {
 /// `node dist/NAME.node.mjs`.
 pub fn run_dist(dist: &Path, name: &str) -> Result<ExitCode> {
     let mut cmd = std::process::Command::new(hosts::node()?);
-    cmd.args(["--no-warnings", "--no-incremental-marking"]).arg(dist.join(format!("{name}.node.mjs")));
+    cmd.args(["--no-warnings", "--no-incremental-marking"])
+        .arg(dist.join(format!("{name}.node.mjs")));
     hosts::finish(cmd)
 }
 
@@ -113,5 +117,8 @@ try {
   process.exit(101);
 }
 "#;
-    hosts::finish(hosts::node_script(SCRIPT, [loader.as_os_str(), module.as_os_str()])?)
+    hosts::finish(hosts::node_script(
+        SCRIPT,
+        [loader.as_os_str(), module.as_os_str()],
+    )?)
 }

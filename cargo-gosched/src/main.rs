@@ -269,9 +269,16 @@ fn runner(args: Vec<OsString>) -> Result<ExitCode> {
     let mut args = args.into_iter();
     let target = match (args.next(), args.next()) {
         (Some(flag), Some(t)) if flag == "--target" => Target::parse(&t.to_string_lossy())?,
-        _ => return Err(Error::new("usage: cargo-gosched gosched runner --target TRIPLE MODULE [ARGS...]")),
+        _ => {
+            return Err(Error::new(
+                "usage: cargo-gosched gosched runner --target TRIPLE MODULE [ARGS...]",
+            ))
+        }
     };
-    let module = PathBuf::from(args.next().ok_or_else(|| Error::new("runner: no module to run"))?);
+    let module = PathBuf::from(
+        args.next()
+            .ok_or_else(|| Error::new("runner: no module to run"))?,
+    );
     let program_args: Vec<OsString> = args.collect();
     if !module.is_file() {
         return Err(Error::new(format!("no such module: {}", module.display())));
@@ -296,7 +303,9 @@ fn runner(args: Vec<OsString>) -> Result<ExitCode> {
 fn asyncify_command(args: Vec<OsString>) -> Result<ExitCode> {
     let usage = || Error::new("usage: cargo gosched asyncify [--print-command] IN.wasm OUT.wasm");
     let mut args: Vec<PathBuf> = args.into_iter().map(PathBuf::from).collect();
-    let print = args.first().is_some_and(|a| a.as_os_str() == "--print-command");
+    let print = args
+        .first()
+        .is_some_and(|a| a.as_os_str() == "--print-command");
     if print {
         args.remove(0);
     }
@@ -322,7 +331,12 @@ mod tests {
     #[test]
     fn our_options_are_taken_out_and_the_rest_goes_to_cargo() {
         let o = parse_options(os(&[
-            "--release", "--target", "wasm32-unknown-unknown", "--dist=out", "--example", "x",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--dist=out",
+            "--example",
+            "x",
         ]))
         .unwrap();
         assert_eq!(o.target, Target::Js);

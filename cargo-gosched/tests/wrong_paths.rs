@@ -30,7 +30,11 @@ fn module(asyncify_import: bool, marker_import: bool) -> Vec<u8> {
     let mut imports = ImportSection::new();
     let mut functions_imported = 0;
     if marker_import {
-        let global = GlobalType { val_type: ValType::I32, mutable: false, shared: false };
+        let global = GlobalType {
+            val_type: ValType::I32,
+            mutable: false,
+            shared: false,
+        };
         imports.import(
             "gosched",
             "ERROR.this_module_needs_wasm_opt_asyncify.run_cargo_gosched",
@@ -50,7 +54,11 @@ fn module(asyncify_import: bool, marker_import: bool) -> Vec<u8> {
     body.instruction(&Instruction::End);
     code.function(&body);
     let mut m = Module::new();
-    m.section(&types).section(&imports).section(&functions).section(&exports).section(&code);
+    m.section(&types)
+        .section(&imports)
+        .section(&functions)
+        .section(&exports)
+        .section(&code);
     m.finish()
 }
 
@@ -69,7 +77,8 @@ fn assert_fails_with(out: Output, want: &str) {
 
 fn runner(target: &str, module: &Path) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(["gosched", "runner", "--target", target]).arg(module);
+    cmd.args(["gosched", "runner", "--target", target])
+        .arg(module);
     cmd
 }
 
@@ -88,7 +97,10 @@ fn node_with_loader(dir: &Path, module: &Path) -> Output {
         ),
     )
     .unwrap();
-    Command::new("node").arg(&script).output().expect("node (>= 20) must be installed")
+    Command::new("node")
+        .arg(&script)
+        .output()
+        .expect("node (>= 20) must be installed")
 }
 
 #[test]
@@ -113,7 +125,10 @@ fn a_module_that_skipped_asyncify_says_what_to_run_under_node_wasi() {
         .arg(&m)
         .output()
         .unwrap();
-    assert_fails_with(out, "has not been through Binaryen's Asyncify step: run it with `cargo gosched run`");
+    assert_fails_with(
+        out,
+        "has not been through Binaryen's Asyncify step: run it with `cargo gosched run`",
+    );
 }
 
 #[test]
@@ -143,7 +158,10 @@ fn a_missing_wasm_opt_says_how_to_install_it() {
         .env_remove("WASM_OPT")
         .output()
         .unwrap();
-    assert_fails_with(out, "wasm-opt (Binaryen) not found, which gosched's Asyncify step needs: npm install");
+    assert_fails_with(
+        out,
+        "wasm-opt (Binaryen) not found, which gosched's Asyncify step needs: npm install",
+    );
 }
 
 #[test]
@@ -163,16 +181,27 @@ fn a_missing_rustup_target_says_which_to_add() {
     let dir = scratch("no-target");
     // A rustc whose sysroot has no wasm standard library.
     let rustc = dir.join("rustc");
-    std::fs::write(&rustc, format!("#!/bin/sh\necho {}\n", dir.join("sysroot").display())).unwrap();
+    std::fs::write(
+        &rustc,
+        format!("#!/bin/sh\necho {}\n", dir.join("sysroot").display()),
+    )
+    .unwrap();
     std::fs::set_permissions(&rustc, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    for (command, target) in [("build", "wasm32-wasip2"), ("test", "wasm32-wasip1"), ("run", "wasm32-unknown-unknown")] {
+    for (command, target) in [
+        ("build", "wasm32-wasip2"),
+        ("test", "wasm32-wasip1"),
+        ("run", "wasm32-unknown-unknown"),
+    ] {
         let out = Command::new(BIN)
             .args(["gosched", command, "--target", target])
             .env("RUSTC", &rustc)
             .current_dir(&dir)
             .output()
             .unwrap();
-        assert_fails_with(out, &format!("the Rust target {target} is not installed: rustup target add {target}"));
+        assert_fails_with(
+            out,
+            &format!("the Rust target {target} is not installed: rustup target add {target}"),
+        );
     }
 }
 
@@ -181,13 +210,25 @@ fn a_component_is_not_given_to_asyncify() {
     let dir = scratch("component");
     // The smallest component: the preamble of layer 1.
     let m = write_module(&dir, "app.wasm", b"\0asm\x0d\0\x01\0");
-    assert_fails_with(runner("wasm32-wasip1", &m).output().unwrap(), "is a component already");
+    assert_fails_with(
+        runner("wasm32-wasip1", &m).output().unwrap(),
+        "is a component already",
+    );
 }
 
 #[test]
 fn unknown_commands_targets_and_hosts_list_what_exists() {
     let run = |args: &[&str]| Command::new(BIN).args(args).output().unwrap();
-    assert_fails_with(run(&["gosched", "biuld"]), "unknown command 'biuld': use build, run, test");
-    assert_fails_with(run(&["gosched", "run", "--target", "wasm32-wasip3"]), "unsupported target 'wasm32-wasip3'");
-    assert_fails_with(run(&["gosched", "test", "--host", "deno"]), "unknown host 'deno'");
+    assert_fails_with(
+        run(&["gosched", "biuld"]),
+        "unknown command 'biuld': use build, run, test",
+    );
+    assert_fails_with(
+        run(&["gosched", "run", "--target", "wasm32-wasip3"]),
+        "unsupported target 'wasm32-wasip3'",
+    );
+    assert_fails_with(
+        run(&["gosched", "test", "--host", "deno"]),
+        "unknown host 'deno'",
+    );
 }
