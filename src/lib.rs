@@ -37,11 +37,16 @@
 //! overflows end in a panic or an abort with a message that says what
 //! happened, never in undefined behaviour.
 #![warn(missing_docs)]
+// docs.rs (package.metadata.docs.rs) builds with `--cfg docsrs` on nightly:
+// items of one host get a badge naming the target they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod block_on;
 pub mod chan;
 mod coro;
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+// A native `cargo doc` shows it too (cfg(doc)); it is built only for JS hosts.
+#[cfg(any(doc, all(target_arch = "wasm32", target_os = "unknown")))]
+#[cfg_attr(docsrs, doc(cfg(all(target_arch = "wasm32", target_os = "unknown"))))]
 pub mod js;
 pub mod local;
 pub mod platform;
@@ -50,7 +55,16 @@ mod runtime;
 mod spawn;
 pub mod sync;
 mod time;
-#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+// A native `cargo doc --features wasip3` shows it too; it is built only for
+// wasm32-wasip2.
+#[cfg(all(
+    feature = "wasip3",
+    any(doc, all(target_os = "wasi", target_env = "p2"))
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3")))
+)]
 pub mod wasip3;
 
 use std::time::Duration;
