@@ -69,15 +69,17 @@ fn cargo(subcommand: &str, o: &Options) -> Result<Command> {
     cmd.arg("--config")
         .arg(format!("target.{triple}.runner = [{runner}]"));
     if o.target == Target::Wasip3 {
-        // RUSTFLAGS, when set, replaces every config's rustflags: add ours to it.
+        // RUSTFLAGS, when set, replaces every config's rustflags: add ours to
+        // it. Else build.rustflags: a crate's own target.wasm32-wasip2.rustflags
+        // take precedence (gosched's repository passes the argument there; it
+        // may be given only once).
         match std::env::var("RUSTFLAGS") {
             Ok(flags) => {
                 cmd.env("RUSTFLAGS", format!("{flags} -C {SKIP_WIT_COMPONENT}"));
             }
             Err(_) => {
-                cmd.arg("--config").arg(format!(
-                    "target.{triple}.rustflags = [\"-C\", \"{SKIP_WIT_COMPONENT}\"]"
-                ));
+                cmd.arg("--config")
+                    .arg(format!("build.rustflags = [\"-C\", \"{SKIP_WIT_COMPONENT}\"]"));
             }
         }
     }
