@@ -138,13 +138,37 @@ pub fn optimize_default(input: &Path) -> bool {
     }
 }
 
-/// Applies the step to `input`, writing `output`.
+/// Whether to add the stack check (crate::stack_check): `GOSCHED_WASM_STACK_CHECK=0`
+/// leaves it out (to measure what it costs).
+fn stack_check_wanted() -> bool {
+    std::env::var("GOSCHED_WASM_STACK_CHECK").as_deref() != Ok("0")
+}
+
+/// Applies the step to `input`, writing `output`: the stack check, then wasm-opt.
 pub fn run(wasm_opt: &WasmOpt, input: &Path, output: &Path) -> Result<()> {
+    let checked = output.with_extension("checked.wasm");
+    let mut wasm_opt_input = input;
+    if stack_check_wanted() {
+        let bytes = module::read(input)?;
+        let instrumented = crate::stack_check::instrument(&bytes).map_err(|e| {
+            Error::new(format!(
+                "cannot add the stack check to {}: {e}",
+                input.display()
+            ))
+        })?;
+        if let Some(instrumented) = instrumented {
+            std::fs::write(&checked, instrumented)
+                .map_err(|e| Error::new(format!("cannot write {}: {e}", checked.display())))?;
+            wasm_opt_input = &checked;
+        }
+    }
     let tmp = output.with_extension("tmp.wasm");
     let out = wasm_opt
-        .command(input, &tmp, optimize_default(input))
+        .command(wasm_opt_input, &tmp, optimize_default(input))
         .output()
-        .map_err(|e| Error::new(format!("cannot run {}: {e}", wasm_opt.path.display())))?;
+        .map_err(|e| Error::new(format!("cannot run {}: {e}", wasm_opt.path.display())));
+    let _ = std::fs::remove_file(&checked);
+    let out = out?;
     // Patterns of the removelist that match nothing in this module only warn.
     for line in String::from_utf8_lossy(&out.stderr).lines() {
         if !line.contains("removelist contained a non-matching pattern") {

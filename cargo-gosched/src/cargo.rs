@@ -78,8 +78,9 @@ fn cargo(subcommand: &str, o: &Options) -> Result<Command> {
                 cmd.env("RUSTFLAGS", format!("{flags} -C {SKIP_WIT_COMPONENT}"));
             }
             Err(_) => {
-                cmd.arg("--config")
-                    .arg(format!("build.rustflags = [\"-C\", \"{SKIP_WIT_COMPONENT}\"]"));
+                cmd.arg("--config").arg(format!(
+                    "build.rustflags = [\"-C\", \"{SKIP_WIT_COMPONENT}\"]"
+                ));
             }
         }
     }

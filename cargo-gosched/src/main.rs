@@ -29,6 +29,7 @@ mod doctor;
 mod hosts;
 mod js;
 mod module;
+mod stack_check;
 
 use std::ffi::OsString;
 use std::fmt;
