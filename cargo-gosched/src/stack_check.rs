@@ -8,7 +8,7 @@
 //! only by `global.set $__stack_pointer`, so before Asyncify:
 //!
 //! 1. Find gosched's bounds record in the data segments, by its two magic
-//!    words (src/coro/asyncify.rs, `STACK_BOUNDS`): `[magic, magic, limit,
+//!    words (src/coro/asyncify.rs, `gosched_stack_bounds`): `[magic, magic, limit,
 //!    span]`. gosched writes the running goroutine's `limit` (its lowest
 //!    allowed stack pointer) and `span` (top − limit) at each switch, and
 //!    `0, u32::MAX` (no check) on the thread's own stack.
@@ -18,7 +18,8 @@
 //!    prints the report and aborts.
 //! 3. Before every `global.set $__stack_pointer`, call `check`, except in
 //!    gosched's two switch functions (asm/wasm32/switch.S), which move the
-//!    stack pointer between stacks on purpose.
+//!    stack pointer between stacks on purpose, and except right after an
+//!    `i32.add`: LLVM's epilogues (`sp + frame size`) only give a frame back.
 //!
 //! Binaryen's own `--stack-check` pass does step 3 but keeps its bounds in
 //! globals that only the host can set through an export; gosched sets its
@@ -230,12 +231,14 @@ pub fn instrument(wasm: &[u8]) -> Result<Option<Vec<u8>>> {
                     }
                     let mut function = Function::new(locals);
                     let mut ops = body.get_operators_reader().map_err(err)?;
+                    let mut after_add = false;
                     while !ops.eof() {
                         let op = ops.read().map_err(err)?;
-                        if matches!(op, Operator::GlobalSet { global_index } if global_index == f.stack_pointer)
-                        {
+                        let sets_sp = matches!(op, Operator::GlobalSet { global_index } if global_index == f.stack_pointer);
+                        if sets_sp && !after_add {
                             function.instruction(&Instruction::Call(check));
                         }
+                        after_add = matches!(op, Operator::I32Add);
                         function.instruction(&RoundtripReencoder.instruction(op).map_err(err)?);
                     }
                     code.function(&function);

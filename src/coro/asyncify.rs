@@ -37,7 +37,7 @@
 //! that would move the stack pointer out of the goroutine's stack is caught
 //! where it happens by cargo-gosched's stack check (cargo-gosched/src/
 //! stack_check.rs), which compares every new stack pointer with
-//! [`STACK_BOUNDS`] and calls [`gosched_stack_overflow`].
+//! [`gosched_stack_bounds`] and calls [`gosched_stack_overflow`].
 
 use std::cell::Cell;
 use std::io::Write as _;
@@ -89,7 +89,10 @@ struct StackBounds {
     handler: extern "C" fn() -> !,
 }
 
-static mut STACK_BOUNDS: StackBounds = StackBounds {
+// Exported (`no_mangle`) so that the optimizer keeps every store, and keeps
+// them before the switch: the switch might read it. Never read from Rust.
+#[no_mangle]
+static mut gosched_stack_bounds: StackBounds = StackBounds {
     magic: [0x5ac4_c4ec, 0x9050_c4ed],
     limit: 0,
     span: u32::MAX,
@@ -244,14 +247,14 @@ impl Coroutine {
         // exists; its `sp` lies in `self.stack`, which the coroutine owns; its
         // state says whether to start or rewind. The scheduler is on its own
         // stack (CURRENT was null), so Asyncify is not mid-unwind or rewind.
-        // STACK_BOUNDS is only written here, on wasm's one thread, with no
+        // gosched_stack_bounds is only written here, on wasm's one thread, with no
         // reference to it taken.
         unsafe {
-            STACK_BOUNDS.limit = limit;
-            STACK_BOUNDS.span = span;
+            gosched_stack_bounds.limit = limit;
+            gosched_stack_bounds.span = span;
             gosched_asyncify_resume(switch);
-            STACK_BOUNDS.limit = 0;
-            STACK_BOUNDS.span = u32::MAX;
+            gosched_stack_bounds.limit = 0;
+            gosched_stack_bounds.span = u32::MAX;
         }
         CURRENT.set(ptr::null_mut());
         let state = self.ctx.switch.state;
