@@ -17,7 +17,7 @@ pub fn check_target_installed(target: Target) -> Result<()> {
     let out = Command::new(&rustc)
         .args(["--print", "sysroot"])
         .output()
-        .map_err(|e| Error::new(format!("cannot run rustc: {e}")))?;
+        .map_err(|e| Error::new(format!("cannot run rustc ({e}): install Rust with rustup")))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     if sysroot
         .join("lib/rustlib")

@@ -232,3 +232,48 @@ fn unknown_commands_targets_and_hosts_list_what_exists() {
         "unknown host 'deno'",
     );
 }
+
+#[test]
+fn doctor_names_each_missing_tool_and_how_to_get_it() {
+    let dir = scratch("doctor");
+    let out = Command::new(BIN)
+        .args(["gosched", "doctor"])
+        .env("PATH", &dir)
+        .env("HOME", &dir)
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("WASM_OPT")
+        .env_remove("WASMTIME")
+        .env_remove("NODE")
+        .env_remove("RUSTC")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "doctor exited 0 with nothing installed: {stdout}"
+    );
+    for want in [
+        "MISSING  rustup target wasm32-wasip1: cannot run rustc",
+        "MISSING  wasm-opt (Asyncify, every target): wasm-opt (Binaryen) not found",
+        "npm install --prefix ~/.cache/gosched/binaryen binaryen@132",
+        "MISSING  wasmtime (wasm32-wasip1; >= 49 for wasm32-wasip2): wasmtime not found: install wasmtime 49",
+        "MISSING  node (wasm32-unknown-unknown; --host node for wasm32-wasip1): node not found: install Node.js 20",
+        "6 missing (each line says how to get it)",
+    ] {
+        assert!(stdout.contains(want), "no '{want}' in:\n{stdout}");
+    }
+}
+
+#[test]
+fn doctor_finds_what_ci_installs() {
+    let out = Command::new(BIN)
+        .args(["gosched", "doctor"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("ok       wasmtime") && stdout.contains("ok       wasm-opt"),
+        "{stdout}"
+    );
+}
