@@ -28,7 +28,7 @@
 # functions read it, so that the linker keeps it whenever either is used.
 	.globaltype	gosched_asyncify_marker, i32, immutable
 	.import_module	gosched_asyncify_marker, gosched
-	.import_name	gosched_asyncify_marker, ERROR.this_module_needs_wasm_opt_asyncify.run_tools.wasm_run.or_see_gosched_README
+	.import_name	gosched_asyncify_marker, ERROR.this_module_needs_wasm_opt_asyncify.run_cargo_gosched.or_see_gosched_README
 
 	.functype	gosched_start_rewind (i32) -> ()
 	.import_module	gosched_start_rewind, asyncify
