@@ -15,6 +15,9 @@
 //! - `--no-inline=gosched_asyncify_suspend`: the function that starts the
 //!   unwind must stay a function of its own until Asyncify has run (inlined,
 //!   its caller would be left uninstrumented and re-run from its start);
+//! - `--no-inline=gosched_uninstrumented_frame`: it ends an unwind, and
+//!   Asyncify leaves every function that does so uninstrumented; inlined into
+//!   a goroutine's entry, the entry would be left so;
 //! - `-O3 --asyncify ... -O3`: optimizing first gives smaller, faster frames;
 //! - `asyncify-ignore-imports`: no import (WASI, JS) ever switches goroutines;
 //! - `asyncify-removelist`: panic, allocation-failure and backtrace paths
@@ -112,6 +115,7 @@ impl WasmOpt {
         } else if self.version >= 116 {
             cmd.args([
                 "--no-inline=gosched_asyncify_suspend",
+                "--no-inline=gosched_uninstrumented_frame",
                 "-O3",
                 "--asyncify",
                 "--pass-arg=asyncify-ignore-imports",

@@ -142,6 +142,13 @@ extern "C" {
     fn gosched_asyncify_suspend(switch: *mut Switch);
 }
 
+#[link(wasm_import_module = "asyncify")]
+extern "C" {
+    /// Binaryen's Asyncify pass implements it: ends the unwind under way.
+    #[link_name = "stop_unwind"]
+    fn asyncify_stop_unwind();
+}
+
 thread_local! {
     /// The context of the coroutine running on this thread; null on the
     /// thread's own stack. (wasm32-wasip1 has one thread: this is a static.)
@@ -164,7 +171,35 @@ extern "C" fn entry<F: FnOnce() + 'static>(switch: *mut Switch) {
     let body = unsafe { Box::from_raw(Box::into_raw(body).cast::<F>()) };
     body();
     // SAFETY: as above; the context outlives every resume.
-    unsafe { (*ctx).switch.state = DONE };
+    unsafe {
+        if (*ctx).switch.state == SUSPENDED {
+            // Only an unwind that passed through a frame Asyncify left
+            // uninstrumented returns here while suspending.
+            gosched_uninstrumented_frame();
+        }
+        (*ctx).switch.state = DONE;
+    }
+}
+
+/// What a goroutine whose suspend could not unwind says (the wasm-opt step
+/// ran with `asyncify-ignore-indirect`, which goroutine bodies cannot take).
+/// Ends the unwind first, so that the report runs normally; a function of its
+/// own because Asyncify leaves every caller of `stop_unwind` uninstrumented,
+/// which [`entry`] must not be (cargo-gosched's wasm-opt step passes
+/// `--no-inline=gosched_uninstrumented_frame`).
+#[cold]
+#[inline(never)]
+#[no_mangle]
+extern "C" fn gosched_uninstrumented_frame() -> ! {
+    // SAFETY: an unwind is under way (the caller saw the suspended state
+    // after its goroutine's body returned); nothing resumes it any more.
+    unsafe { asyncify_stop_unwind() };
+    panic!(
+        "gosched: a goroutine's switch returned through a function Asyncify did not \
+         instrument: the module went through wasm-opt with asyncify-ignore-indirect (or a \
+         removelist naming a function that blocks); process it with `cargo gosched` \
+         (`cargo gosched asyncify --print-command` shows the flags)"
+    )
 }
 
 impl Ctx {
