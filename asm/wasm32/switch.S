@@ -131,3 +131,18 @@ gosched_asyncify_suspend:
 	call	gosched_start_unwind
 	end_if
 	end_function
+
+# extern "C" fn gosched_asyncify_stop_unwind()
+# Ends an unwind that came back to a goroutine's entry through a frame
+# Asyncify left uninstrumented, so that src/coro/asyncify.rs can report it.
+# Only called from that report (Asyncify leaves callers of stop_unwind
+# uninstrumented, so it is kept out of the entry itself).
+	.section	.text.gosched_asyncify_stop_unwind,"",@
+	.globl	gosched_asyncify_stop_unwind
+	.type	gosched_asyncify_stop_unwind,@function
+gosched_asyncify_stop_unwind:
+	.functype	gosched_asyncify_stop_unwind () -> ()
+	global.get	gosched_asyncify_marker  # linked in wherever this is
+	drop
+	call	gosched_stop_unwind
+	end_function

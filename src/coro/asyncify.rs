@@ -140,13 +140,8 @@ extern "C" {
     fn gosched_asyncify_resume(switch: *mut Switch);
     /// asm/wasm32/switch.S: starts the unwind, or ends the rewind.
     fn gosched_asyncify_suspend(switch: *mut Switch);
-}
-
-#[link(wasm_import_module = "asyncify")]
-extern "C" {
-    /// Binaryen's Asyncify pass implements it: ends the unwind under way.
-    #[link_name = "stop_unwind"]
-    fn asyncify_stop_unwind();
+    /// asm/wasm32/switch.S: ends the unwind under way.
+    fn gosched_asyncify_stop_unwind();
 }
 
 thread_local! {
@@ -193,7 +188,7 @@ extern "C" fn entry<F: FnOnce() + 'static>(switch: *mut Switch) {
 extern "C" fn gosched_uninstrumented_frame() -> ! {
     // SAFETY: an unwind is under way (the caller saw the suspended state
     // after its goroutine's body returned); nothing resumes it any more.
-    unsafe { asyncify_stop_unwind() };
+    unsafe { gosched_asyncify_stop_unwind() };
     panic!(
         "gosched: a goroutine's switch returned through a function Asyncify did not \
          instrument: the module went through wasm-opt with asyncify-ignore-indirect (or a \
