@@ -19,6 +19,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::error::{TryRecvError, TrySendError};
+use super::timer::ChanTimer;
 use crate::runtime::{scheduler, try_scheduler, GRef, Scheduler, WaitReason};
 
 /// `SelectCtx` value while no waiter of the select has fired.
@@ -130,6 +131,9 @@ pub(crate) struct Chan<T> {
     spare: Cell<Option<Rc<Waiter<T>>>>,
     senders: Cell<usize>,
     receivers: Cell<usize>,
+    /// The timer that feeds a timer channel (`after`, `tick`, `Timer`,
+    /// `Ticker`): a receive that finds the channel empty runs it if it is due.
+    timer: Option<ChanTimer>,
 }
 
 impl<T> Chan<T> {
@@ -146,6 +150,15 @@ impl<T> Chan<T> {
             spare: Cell::new(None),
             senders: Cell::new(senders),
             receivers: Cell::new(receivers),
+            timer: None,
+        }
+    }
+
+    /// This channel, fed by `timer`.
+    pub(crate) fn with_timer(self, timer: ChanTimer) -> Chan<T> {
+        Chan {
+            timer: Some(timer),
+            ..self
         }
     }
 
@@ -238,9 +251,25 @@ impl<T> Chan<T> {
         }
         if self.closed.get() {
             Err(TryRecvError::Closed)
+        } else if let Some(timer) = &self.timer {
+            self.try_recv_expired(timer)
         } else {
             Err(TryRecvError::Empty)
         }
+    }
+
+    /// An empty timer channel: its timer's value if it is due, even if the
+    /// scheduler has not fired it yet. Out of line: only timer channels pay.
+    #[cold]
+    #[inline(never)]
+    fn try_recv_expired(&self, timer: &ChanTimer) -> Result<T, TryRecvError> {
+        // Firing may hand the value to a receiver that was waiting already.
+        if timer.fire_if_due() {
+            if let Some(value) = self.buf.borrow_mut().pop_front() {
+                return Ok(value);
+            }
+        }
+        Err(TryRecvError::Empty)
     }
 
     /// Whether `try_send` would not fail with `Full`.
@@ -255,6 +284,10 @@ impl<T> Chan<T> {
         (self.cap > 0 && !self.buf.borrow().is_empty())
             || Self::has_live(&self.sendq)
             || self.closed.get()
+            || self.timer.as_ref().is_some_and(|t| {
+                // The value may go to a receiver that was waiting already.
+                t.fire_if_due() && !self.buf.borrow().is_empty()
+            })
     }
 
     /// Queues a waiter for `g` (a sender's with its value).
@@ -382,9 +415,5 @@ impl<T> Chan<T> {
             let buffered = mem::take(&mut *self.buf.borrow_mut());
             drop(buffered);
         }
-    }
-
-    pub(crate) fn receiver_count(&self) -> usize {
-        self.receivers.get()
     }
 }

@@ -64,7 +64,7 @@ pub use self::error::{
 #[doc(hidden)]
 pub use self::select::private as __private;
 pub use self::select_builder::{Select, SelectedOperation};
-pub use self::timer::{after, tick};
+pub use self::timer::{after, after_func, tick, FuncTimer, Ticker, Timer};
 use crate::runtime::scheduler;
 
 /// Makes a channel of capacity `cap` and returns its sending and receiving

@@ -38,8 +38,8 @@ use goroutine::{Body, State, Table};
 pub(crate) use goroutine::{GRef, WaitReason};
 pub(crate) use goroutine::{Task, G};
 use remote::{FutureWake, Remote};
-pub(crate) use timer::TimerAction;
-use timer::Timers;
+pub(crate) use timer::RuntimeTimer;
+use timer::{TimerAction, Timers};
 
 /// Switches between looks at timers and remote wake-ups while goroutines keep
 /// the run queue busy. Reading the clock costs more than a switch.
@@ -245,11 +245,9 @@ impl Scheduler {
     /// line: `park` is inlined everywhere, the timer path is the rare one.
     #[inline(never)]
     fn arm_park_timer(&self, g: &GRef, when: Duration) {
-        let action = TimerAction::Wake {
-            g: g.clone(),
-            park_seq: g.park_seq.get(),
-        };
-        self.timers.borrow_mut().push(when, action);
+        self.timers
+            .borrow_mut()
+            .push_wake(when, g.clone(), g.park_seq.get());
     }
 
     /// Puts the running goroutine at the back of the run queue and switches.
@@ -270,9 +268,49 @@ impl Scheduler {
         self.platform.borrow().now()
     }
 
-    /// Runs `action` when the platform clock reaches `when`.
-    pub(crate) fn add_timer(&self, when: Duration, action: TimerAction) {
-        self.timers.borrow_mut().push(when, action);
+    /// Arms `timer` to fire when the platform clock reaches `when`, replacing
+    /// its previous deadline.
+    pub(crate) fn arm_timer(&self, timer: &Rc<RuntimeTimer>, when: Duration) {
+        self.timers.borrow_mut().arm(timer, when);
+    }
+
+    /// Stops `timer`; whether it was armed.
+    pub(crate) fn stop_timer(&self, timer: &RuntimeTimer) -> bool {
+        self.timers.borrow_mut().disarm(timer)
+    }
+
+    /// Fires `timer` now if it is due, without waiting for the poll step (Go
+    /// 1.23 runs an expired timer when its channel is received from); whether
+    /// it fired. Reads the clock only for an armed timer.
+    pub(crate) fn fire_timer_if_due(&self, timer: &Rc<RuntimeTimer>) -> bool {
+        let Some(when) = timer.when() else {
+            return false;
+        };
+        let now = self.now();
+        if when > now {
+            return false;
+        }
+        self.fire_timer(timer, now);
+        true
+    }
+
+    /// Fires an armed timer that is due at `now`: re-arms a ticker on its
+    /// period's grid (skipping the ticks it missed), then calls `expire` with
+    /// the instant the timer was due.
+    fn fire_timer(&self, timer: &Rc<RuntimeTimer>, now: Duration) {
+        let due = timer.when().expect("only an armed timer fires");
+        match timer.period() {
+            Some(period) => {
+                let missed = now.saturating_sub(due).as_nanos() / period.as_nanos();
+                let steps = u32::try_from(missed + 1).unwrap_or(u32::MAX);
+                let next = due.saturating_add(period.saturating_mul(steps));
+                self.timers.borrow_mut().arm(timer, next);
+            }
+            None => {
+                self.timers.borrow_mut().disarm(timer);
+            }
+        }
+        timer.expire(due);
     }
 
     /// Hands the platform its capabilities ([`Platform::attach`]).
@@ -399,7 +437,7 @@ impl Scheduler {
                     g.timed_out.set(true);
                     self.unpark(&g);
                 }
-                Some(TimerAction::Call(callback)) => callback(),
+                Some(TimerAction::Timer(timer)) => self.fire_timer(&timer, now),
                 None => break,
             }
         }
