@@ -40,6 +40,7 @@
 
 mod block_on;
 pub mod chan;
+pub mod context;
 mod coro;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod js;
@@ -63,7 +64,7 @@ pub use chan::{
 };
 pub use program::{Program, Runtime};
 pub use spawn::{go, spawn, Builder, JoinHandle};
-pub use time::{now, sleep};
+pub use time::{now, sleep, system_time};
 
 /// Runs `main` as the main goroutine of a new scheduler on this thread and
 /// returns its value; see [`Runtime::run`].

@@ -318,6 +318,11 @@ impl<'a, T> SendArm<'a, T> {
         &mut self.result
     }
 
+    /// The value of an arm that was not chosen (`Sender::send_ctx` gives it back).
+    pub(crate) fn into_unsent(self) -> Option<T> {
+        self.value
+    }
+
     pub(crate) fn chan_addr(&self) -> *const () {
         std::ptr::from_ref(self.chan).cast()
     }
