@@ -108,7 +108,10 @@ mod suite {
         assert!(!timer.reset(ms(1)));
         let start = gosched::now();
         while gosched::now() - start < ms(3) {}
-        assert!(timer.receiver().try_recv().is_ok(), "expired: ready at once");
+        assert!(
+            timer.receiver().try_recv().is_ok(),
+            "expired: ready at once"
+        );
 
         let ticker = gosched::Ticker::new(ms(2));
         let a = ticker.receiver().recv().unwrap();

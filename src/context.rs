@@ -509,7 +509,8 @@ impl<T> std::error::Error for SendCtxError<T> {}
 
 /// The reason `ctx` is done, which it is once its `done` channel closed.
 fn done_reason(ctx: &Context) -> ContextError {
-    ctx.err().expect("a closed done channel means a cancelled context")
+    ctx.err()
+        .expect("a closed done channel means a cancelled context")
 }
 
 impl<T> Receiver<T> {
@@ -574,7 +575,9 @@ impl<T> Sender<T> {
                 .take()
                 .map_err(|e| SendCtxError::Closed(e.into_inner()));
         }
-        let value = send.into_unsent().expect("an unchosen send arm keeps its value");
+        let value = send
+            .into_unsent()
+            .expect("an unchosen send arm keeps its value");
         Err(SendCtxError::Done(done_reason(ctx), value))
     }
 }

@@ -48,6 +48,8 @@ pub mod local;
 pub mod platform;
 mod program;
 mod runtime;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod signal;
 mod spawn;
 pub mod sync;
 mod time;

@@ -75,11 +75,23 @@ fn go_test_parent_finishes_child() {
         let (timer_child, _c2) = with_timeout(&parent, HOUR);
         let value_child = with_value(&parent, "value");
         let (grandchild, _c3) = with_cancel(&value_child);
-        for ctx in [&parent, &cancel_child, &timer_child, &value_child, &grandchild] {
+        for ctx in [
+            &parent,
+            &cancel_child,
+            &timer_child,
+            &value_child,
+            &grandchild,
+        ] {
             assert!(!is_done(ctx));
         }
         cancel.cancel();
-        for ctx in [&parent, &cancel_child, &timer_child, &value_child, &grandchild] {
+        for ctx in [
+            &parent,
+            &cancel_child,
+            &timer_child,
+            &value_child,
+            &grandchild,
+        ] {
             assert_eq!(ctx.err(), Some(ContextError::Canceled));
             assert!(is_done(ctx));
         }
@@ -87,7 +99,11 @@ fn go_test_parent_finishes_child() {
         // A child of a cancelled parent is born cancelled.
         let (late, _c4) = with_cancel(&parent);
         assert_eq!(late.err(), Some(ContextError::Canceled));
-        assert_eq!(next_timer_when_idle(), None, "the timer child's timer stopped");
+        assert_eq!(
+            next_timer_when_idle(),
+            None,
+            "the timer child's timer stopped"
+        );
     });
 }
 
@@ -119,7 +135,11 @@ fn go_test_deadline_and_timeout() {
             recv(gosched::after(Duration::from_secs(10))) -> _ => panic!("no timeout"),
         }
         assert_eq!(earlier.err(), Some(ContextError::DeadlineExceeded));
-        assert_eq!(ctx.err(), None, "a child's deadline leaves the parent alone");
+        assert_eq!(
+            ctx.err(),
+            None,
+            "a child's deadline leaves the parent alone"
+        );
         child.done().recv().unwrap_err();
         assert!(now() - start >= ms(50));
         assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
@@ -249,7 +269,10 @@ fn recv_send_and_sleep_ctx_give_up_when_the_context_is_done() {
             other => panic!("{other:?}"),
         }
         let (_tx3, rx3): (_, Receiver<u32>) = chan(0);
-        assert_eq!(rx3.recv_ctx(&ctx), Err(RecvCtxError::Done(ContextError::Canceled)));
+        assert_eq!(
+            rx3.recv_ctx(&ctx),
+            Err(RecvCtxError::Done(ContextError::Canceled))
+        );
         assert_eq!(sleep_ctx(&ctx, HOUR), Err(ContextError::Canceled));
         // sleep_ctx sleeps its time when the context stays alive.
         let start = now();
@@ -257,6 +280,10 @@ fn recv_send_and_sleep_ctx_give_up_when_the_context_is_done() {
         assert!(now() - start >= ms(3));
         let (short, _c) = context::with_timeout(&background(), ms(2));
         assert_eq!(sleep_ctx(&short, HOUR), Err(ContextError::DeadlineExceeded));
-        assert_eq!(next_timer_when_idle(), None, "sleep_ctx's timer is released");
+        assert_eq!(
+            next_timer_when_idle(),
+            None,
+            "sleep_ctx's timer is released"
+        );
     });
 }
