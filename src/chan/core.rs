@@ -251,8 +251,8 @@ impl<T> Chan<T> {
         }
         if self.closed.get() {
             Err(TryRecvError::Closed)
-        } else if let Some(timer) = &self.timer {
-            self.try_recv_expired(timer)
+        } else if self.timer.is_some() {
+            self.try_recv_expired()
         } else {
             Err(TryRecvError::Empty)
         }
@@ -262,14 +262,26 @@ impl<T> Chan<T> {
     /// scheduler has not fired it yet. Out of line: only timer channels pay.
     #[cold]
     #[inline(never)]
-    fn try_recv_expired(&self, timer: &ChanTimer) -> Result<T, TryRecvError> {
+    fn try_recv_expired(&self) -> Result<T, TryRecvError> {
         // Firing may hand the value to a receiver that was waiting already.
-        if timer.fire_if_due() {
+        if self.fire_timer_if_due() {
             if let Some(value) = self.buf.borrow_mut().pop_front() {
                 return Ok(value);
             }
         }
         Err(TryRecvError::Empty)
+    }
+
+    /// An empty timer channel: whether its timer is due and, fired now, left
+    /// its value here (it may go to a receiver that was waiting already).
+    #[cold]
+    #[inline(never)]
+    fn timer_value_ready(&self) -> bool {
+        self.fire_timer_if_due() && !self.buf.borrow().is_empty()
+    }
+
+    fn fire_timer_if_due(&self) -> bool {
+        self.timer.as_ref().is_some_and(ChanTimer::fire_if_due)
     }
 
     /// Whether `try_send` would not fail with `Full`.
@@ -284,10 +296,7 @@ impl<T> Chan<T> {
         (self.cap > 0 && !self.buf.borrow().is_empty())
             || Self::has_live(&self.sendq)
             || self.closed.get()
-            || self.timer.as_ref().is_some_and(|t| {
-                // The value may go to a receiver that was waiting already.
-                t.fire_if_due() && !self.buf.borrow().is_empty()
-            })
+            || (self.timer.is_some() && self.timer_value_ready())
     }
 
     /// Queues a waiter for `g` (a sender's with its value).
