@@ -102,9 +102,15 @@ fn a_timer_delivers_the_instant_it_was_due() {
         let a = ticker.receiver().recv().unwrap();
         busy_for(ms(5));
         let b = ticker.receiver().recv().unwrap();
-        assert_eq!(b - a, ms(2), "the tick that waited in the channel");
+        assert!(
+            now() - b >= ms(3),
+            "the tick due before the busy loop ended"
+        );
         let c = ticker.receiver().recv().unwrap();
-        assert_eq!((c - a).as_nanos() % ms(2).as_nanos(), 0);
+        for later in [b, c] {
+            assert!(later > a);
+            assert_eq!((later - a).as_nanos() % ms(2).as_nanos(), 0, "on the grid");
+        }
     });
 }
 
@@ -208,28 +214,28 @@ fn dropped_timers_stop_so_a_deadlock_is_still_reported() {
 
 #[test]
 fn many_reset_timers_in_a_select_loop_keep_firing_in_order() {
-    // The Go idiom: one timer, reset every round of a select loop.
+    // The Go idiom: one idle timer, reset on every message of a select loop.
+    // It fires only in the long gap, however many resets came before.
     run(|| {
         let (tx, rx) = chan::<u32>(0);
         go(move || {
             for i in 0..200 {
                 tx.send(i).unwrap();
             }
-            sleep(ms(10));
+            sleep(ms(200));
             tx.send(1000).unwrap();
         });
-        let idle = Timer::new(ms(5));
+        let idle = Timer::new(ms(50));
         let mut got = 0;
         let mut timeouts = 0;
         loop {
             select! {
                 recv(rx) -> v => {
-                    let v = v.unwrap();
-                    if v == 1000 {
+                    if v.unwrap() == 1000 {
                         break;
                     }
                     got += 1;
-                    idle.reset(ms(5));
+                    idle.reset(ms(50));
                 }
                 recv(idle.receiver()) -> _ => {
                     timeouts += 1;
@@ -238,7 +244,9 @@ fn many_reset_timers_in_a_select_loop_keep_firing_in_order() {
             }
         }
         assert_eq!(got, 200);
-        assert_eq!(timeouts, 1, "one gap of 10 ms, one timeout");
+        // One in the 200 ms gap; more only if the OS stalled us for 50 ms.
+        assert!(timeouts >= 1, "the idle timer fired in the gap");
+        assert!(idle.stop(), "re-armed for an hour by the timeout arm");
     });
 }
 

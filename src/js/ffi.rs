@@ -156,7 +156,10 @@ pub(crate) fn random_u64() -> u64 {
 pub(crate) fn date_now_ms() -> f64 {
     let mut out = Raw::default();
     let ok = call(0, "Date.now", &[], &mut out) && out.tag == TAG_NUMBER;
-    assert!(ok, "gosched: the JS host's Date.now() did not return a number");
+    assert!(
+        ok,
+        "gosched: the JS host's Date.now() did not return a number"
+    );
     out.num
 }
 
