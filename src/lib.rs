@@ -166,3 +166,8 @@ pub fn current_name() -> Option<String> {
 pub fn set_idle_hook(hook: impl FnMut(Option<Duration>) -> bool + 'static) {
     runtime::scheduler("gosched::set_idle_hook").set_idle_hook(Box::new(hook))
 }
+
+/// docs/from-go.md's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/from-go.md")]
+struct FromGoGuide;

@@ -223,16 +223,16 @@ impl fmt::Debug for Timer {
 /// use std::time::Duration;
 /// gosched::run(|| {
 ///     let ticker = gosched::Ticker::new(Duration::from_millis(2));
-///     let done = gosched::after(Duration::from_millis(15));
+///     let give_up = gosched::after(Duration::from_secs(10));
 ///     let mut ticks = 0;
-///     loop {
+///     while ticks < 3 {
 ///         gosched::select! {
 ///             recv(ticker.receiver()) -> _ => ticks += 1,
-///             recv(done) -> _ => break,
+///             recv(give_up) -> _ => panic!("only {ticks} ticks in 10 s"),
 ///         }
 ///     }
 ///     ticker.stop();
-///     assert!(ticks >= 3, "{ticks} ticks");
+///     assert!(ticker.receiver().try_recv().is_err(), "none after stop");
 /// });
 /// ```
 pub struct Ticker {
