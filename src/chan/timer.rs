@@ -100,7 +100,7 @@ pub fn tick(period: Duration) -> Receiver<Duration> {
 /// ```
 /// use std::time::Duration;
 /// gosched::run(|| {
-///     let timer = gosched::Timer::new(Duration::from_millis(50));
+///     let timer = gosched::Timer::new(Duration::from_secs(5));
 ///     let (tx, rx) = gosched::chan(1);
 ///     tx.send("work done").unwrap();
 ///     gosched::select! {
