@@ -47,7 +47,9 @@ pub fn sleep(duration: Duration) {
     if duration.is_zero() {
         return;
     }
-    let deadline = s.now() + duration;
+    // Past the clock's range (Go's TestOverflowSleep): a deadline that never
+    // comes, not an overflow panic.
+    let deadline = s.now().saturating_add(duration);
     // A timed-out park needs no clock read: its timer fired at the deadline.
     while !s.park(WaitReason::Sleep, Some(deadline)) && s.now() < deadline {}
 }

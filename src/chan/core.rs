@@ -251,15 +251,25 @@ impl<T> Chan<T> {
         }
         if self.closed.get() {
             Err(TryRecvError::Closed)
-        } else if self.timer.is_some() {
-            self.try_recv_expired()
         } else {
             Err(TryRecvError::Empty)
         }
     }
 
-    /// An empty timer channel: its timer's value if it is due, even if the
-    /// scheduler has not fired it yet. Out of line: only timer channels pay.
+    /// `try_recv`, and on an empty timer channel its timer's value if it is
+    /// due, even if the scheduler has not fired it yet (`Receiver::try_recv`;
+    /// `wait` does the same before it parks). Kept out of `try_recv`, which
+    /// is inlined into every receive loop: a branch there costs ordinary
+    /// channels 3 instructions per value (B3).
+    pub(crate) fn try_recv_or_expire(&self) -> Result<T, TryRecvError> {
+        match self.try_recv() {
+            Err(TryRecvError::Empty) if self.timer.is_some() => self.try_recv_expired(),
+            other => other,
+        }
+    }
+
+    /// An empty timer channel: its timer's value if it is due. Out of line:
+    /// only timer channels pay.
     #[cold]
     #[inline(never)]
     fn try_recv_expired(&self) -> Result<T, TryRecvError> {
@@ -360,6 +370,11 @@ impl<T> Chan<T> {
             Dir::Send => "Sender::send",
             Dir::Recv => "Receiver::recv",
         });
+        if dir == Dir::Recv && self.timer.is_some() {
+            if let Ok(v) = self.try_recv_expired() {
+                return Woken::Done(Some(v));
+            }
+        }
         let node = self.enqueue(dir, s.current(), None, value);
         let woken = loop {
             let timed_out = s.park(dir.reason(), deadline);

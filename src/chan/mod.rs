@@ -353,7 +353,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(3));
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        self.chan.try_recv_or_expire()
     }
 
     /// Like [`recv`](Receiver::recv), but gives up after `timeout`.
