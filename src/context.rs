@@ -18,6 +18,20 @@
 //! 4. [`with_value`] nodes carry a value keyed by its type and share their
 //!    parent's cancel state.
 //!
+//! # Blocking calls with a context
+//!
+//! [`Receiver::recv_ctx`](crate::Receiver::recv_ctx),
+//! [`Sender::send_ctx`](crate::Sender::send_ctx) and [`sleep_ctx`] give up
+//! when the context is done: channel waits and sleeps are where a goroutine
+//! blocks for an unbounded time, and where Go code writes
+//! `select { ... case <-ctx.Done(): }`. Any other wait combines with a
+//! context the same way, in a [`select!`](crate::select!) with
+//! `recv(ctx.done())`. The `sync` primitives have no `_ctx` variants (nor
+//! have Go's: a lock is held briefly, and a `WaitGroup` or `Cond` wait meets a
+//! context through a channel); a future in [`block_on`](crate::block_on) is
+//! cancelled by dropping it; gosched has no net API of its own (the WASIp3
+//! streams are futures).
+//!
 //! Contexts belong to their thread's scheduler (not `Send`); [`background`]
 //! and [`with_cancel`] need none, [`with_deadline`] and [`with_timeout`] do
 //! (for the timer).
@@ -298,7 +312,7 @@ impl Context {
     /// A receiver that is ready (closed: `recv` returns `Err`) once the
     /// context is done; Go's `ctx.Done()`. For [`select!`](crate::select!):
     /// `recv(ctx.done()) -> _ => ...`. A context that can never be cancelled
-    /// returns [`never`].
+    /// returns [`never()`](crate::never()).
     ///
     /// ```
     /// use gosched::context;
@@ -422,15 +436,7 @@ impl fmt::Debug for CancelHandle {
     }
 }
 
-// ---- blocking calls that give up when a context is done ----
-//
-// Channel waits and `sleep` have `_ctx` variants: they are where a goroutine
-// blocks for an unbounded time, and Go code wraps exactly these in
-// `select { ... case <-ctx.Done(): }`. The `sync` waits do not (nor do Go's:
-// a lock is held briefly; a `WaitGroup` or `Cond` wait is combined with a
-// context through a channel, as in Go). A future in `block_on` is cancelled by
-// dropping it; gosched has no net API of its own (the WASIp3 streams are
-// futures), so nothing else takes a context.
+// ---- blocking calls that give up when a context is done (module docs) ----
 
 /// Why [`Receiver::recv_ctx`] returned without a value.
 ///
