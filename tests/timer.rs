@@ -906,3 +906,418 @@ fn test_timer_chan(tim: &dyn GoTimer, is_ticker: bool) {
     assert_eq!(tim.reset(HOUR), is_ticker, "tim.Reset(Hour)");
     no_tick();
 }
+
+// ---- crossbeam-channel's tests/after.rs and tests/tick.rs, ported ----
+//
+// Threads become goroutines; `thread::sleep` stays: it blocks the whole
+// scheduler thread, so the timers expire while the scheduler cannot look at
+// them (issue 15's case). Upper time bounds are widened for a loaded machine.
+// Left out: `capacity` (gosched has `cap()`: tested below), `ready` (needs
+// `Select::ready`), and the `tick(0)` variants (a zero period panics in
+// gosched, as in Go).
+
+fn cb_sleep(d: Duration) {
+    std::thread::sleep(d);
+}
+
+#[test]
+fn crossbeam_after_fire() {
+    run(|| {
+        let start = now();
+        let r = after(ms(50));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        cb_sleep(ms(100));
+        let fired = r.try_recv().unwrap();
+        assert!(start < fired);
+        assert!(fired - start >= ms(50));
+        let now = now();
+        assert!(fired < now);
+        assert!(now - fired >= ms(50));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        select! {
+            recv(r) -> _ => panic!(),
+            default => {}
+        }
+        select! {
+            recv(r) -> _ => panic!(),
+            recv(after(ms(200))) -> _ => {}
+        }
+    });
+}
+
+#[test]
+fn crossbeam_after_and_tick_len_empty_full() {
+    run(|| {
+        for make in [after as fn(Duration) -> Receiver<Duration>, tick] {
+            let r = make(ms(50));
+            assert_eq!((r.len(), r.cap()), (0, 1));
+            assert!(r.is_empty() && !r.is_full());
+            cb_sleep(ms(100));
+            assert_eq!(r.len(), 1);
+            assert!(!r.is_empty() && r.is_full());
+            r.try_recv().unwrap();
+            assert_eq!(r.len(), 0);
+            assert!(r.is_empty() && !r.is_full());
+        }
+    });
+}
+
+#[test]
+fn crossbeam_after_try_recv() {
+    run(|| {
+        let start = now();
+        let r = after(ms(200));
+        assert!(r.try_recv().is_err());
+        cb_sleep(ms(100));
+        // A loaded machine may oversleep: only a timer surely not due yet
+        // must be empty.
+        let not_due_yet = now() - start < ms(200);
+        assert!(r.try_recv().is_err() || !not_due_yet);
+        cb_sleep(ms(200));
+        assert!(r.try_recv().is_ok() || !not_due_yet);
+        assert!(r.try_recv().is_err());
+        cb_sleep(ms(200));
+        assert!(r.try_recv().is_err());
+    });
+}
+
+#[test]
+fn crossbeam_after_and_tick_recv() {
+    run(|| {
+        for make in [after as fn(Duration) -> Receiver<Duration>, tick] {
+            let start = now();
+            let r = make(ms(50));
+            let fired = r.recv().unwrap();
+            assert!(start < fired);
+            assert!(fired - start >= ms(50));
+            let now = now();
+            assert!(fired <= now);
+            assert!(now - fired < fired - start);
+            assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        }
+    });
+}
+
+#[test]
+fn crossbeam_after_recv_timeout() {
+    run(|| {
+        let start = now();
+        let r = after(ms(200));
+        assert!(r.recv_timeout(ms(100)).is_err());
+        assert!(now() - start >= ms(100));
+        let fired = r.recv_timeout(ms(200)).unwrap();
+        assert!(fired - start >= ms(200));
+        assert!(fired - start <= ms(1000));
+        assert!(r.recv_timeout(ms(200)).is_err());
+        assert!(now() - start >= ms(400));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+#[test]
+fn crossbeam_after_and_tick_recv_two() {
+    run(|| {
+        for make in [after as fn(Duration) -> Receiver<Duration>, tick] {
+            let (r1, r2) = (make(ms(50)), make(ms(50)));
+            let rounds = if make(HOUR).cap() == 1 { 1 } else { 0 };
+            let hs: Vec<_> = (0..2)
+                .map(|_| {
+                    let (r1, r2) = (r1.clone(), r2.clone());
+                    go(move || {
+                        for _ in 0..rounds {
+                            select! {
+                                recv(r1) -> _ => {}
+                                recv(r2) -> _ => {}
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn crossbeam_after_and_tick_recv_race() {
+    run(|| {
+        for make in [after as fn(Duration) -> Receiver<Duration>, tick] {
+            select! {
+                recv(make(ms(50))) -> _ => {}
+                recv(make(ms(100))) -> _ => panic!(),
+            }
+            select! {
+                recv(make(ms(100))) -> _ => panic!(),
+                recv(make(ms(50))) -> _ => {}
+            }
+        }
+    });
+}
+
+#[test]
+fn crossbeam_after_stress_default() {
+    run(|| {
+        for _ in 0..10 {
+            select! {
+                recv(after(ms(0))) -> _ => {}
+                default => panic!(),
+            }
+        }
+        for _ in 0..10 {
+            select! {
+                recv(after(ms(100))) -> _ => panic!(),
+                default => {}
+            }
+        }
+    });
+}
+
+#[test]
+fn crossbeam_after_select() {
+    // Four goroutines select over 1000 after channels (due within 5 ms) and
+    // a 100 ms timeout each; every channel delivers exactly once.
+    run(|| {
+        const COUNT: usize = 1000;
+        let v: Rc<Vec<Receiver<Duration>>> =
+            Rc::new((0..COUNT).map(|i| after(ms(i as u64 / 200))).collect());
+        let hits = Rc::new(Cell::new(0));
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let (v, hits) = (v.clone(), hits.clone());
+                go(move || loop {
+                    let timeout = after(ms(100));
+                    let mut sel = Select::new();
+                    for r in v.iter() {
+                        sel.recv(r);
+                    }
+                    let oper_timeout = sel.recv(&timeout);
+                    let oper = sel.select();
+                    match oper.index() {
+                        i if i == oper_timeout => {
+                            oper.recv(&timeout).unwrap();
+                            break;
+                        }
+                        i => {
+                            oper.recv(&v[i]).unwrap();
+                            hits.set(hits.get() + 1);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(hits.get(), COUNT);
+    });
+}
+
+#[test]
+fn crossbeam_after_stress_clone() {
+    run(|| {
+        for i in 0..100 {
+            let r = after(ms(i));
+            let hs: Vec<_> = (0..10)
+                .map(|_| {
+                    let r = r.clone();
+                    go(move || {
+                        let _ = r.try_recv();
+                        for _ in 0..50 {
+                            drop(r.clone());
+                            yield_now();
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn crossbeam_after_fairness() {
+    // Two expired timers in one select: either may win, whether they expired
+    // before the select (0 ms) or while it was blocked (1 ms).
+    run(|| {
+        const COUNT: usize = 1000;
+        for dur in [0, 1] {
+            let mut hits = [0usize; 2];
+            for _ in 0..COUNT {
+                select! {
+                    recv(after(ms(dur))) -> _ => hits[0] += 1,
+                    recv(after(ms(dur))) -> _ => hits[1] += 1,
+                }
+            }
+            assert!(
+                hits.iter().all(|x| *x >= COUNT / hits.len() / 2),
+                "{dur} ms: {hits:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn crossbeam_after_and_tick_fairness_duplicates() {
+    run(|| {
+        const COUNT: usize = 1000;
+        for dur in [0, 1] {
+            let mut hits = [0usize; 5];
+            for _ in 0..COUNT {
+                let r = after(ms(dur));
+                select! {
+                    recv(r) -> _ => hits[0] += 1,
+                    recv(r) -> _ => hits[1] += 1,
+                    recv(r) -> _ => hits[2] += 1,
+                    recv(r) -> _ => hits[3] += 1,
+                    recv(r) -> _ => hits[4] += 1,
+                }
+            }
+            assert!(
+                hits.iter().all(|x| *x >= COUNT / hits.len() / 2),
+                "{hits:?}"
+            );
+        }
+        let mut hits = [0usize; 5];
+        for _ in 0..30 {
+            let r = tick(ms(1));
+            for _ in 0..30 {
+                select! {
+                    recv(r) -> _ => hits[0] += 1,
+                    recv(r) -> _ => hits[1] += 1,
+                    recv(r) -> _ => hits[2] += 1,
+                    recv(r) -> _ => hits[3] += 1,
+                    recv(r) -> _ => hits[4] += 1,
+                }
+            }
+        }
+        assert!(hits.iter().all(|x| *x >= 30 / 5 / 2), "{hits:?}");
+    });
+}
+
+#[test]
+fn crossbeam_tick_fire_and_intervals() {
+    run(|| {
+        let start = now();
+        let r = tick(ms(50));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        cb_sleep(ms(100));
+        let fired = r.try_recv().unwrap();
+        assert!(start < fired && fired - start >= ms(50));
+        assert!(now() - fired >= ms(50));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        select! {
+            recv(r) -> _ => panic!(),
+            default => {}
+        }
+        select! {
+            recv(r) -> _ => {}
+            recv(tick(ms(200))) -> _ => panic!(),
+        }
+
+        // intervals: a tick that waited is the one due; missed ticks are
+        // skipped, the next stays on the grid.
+        let start = now();
+        let r = tick(ms(50));
+        let t1 = r.recv().unwrap();
+        let t1_in_time = now() - start < ms(100);
+        assert!(start + ms(50) <= t1 && t1 < start + ms(100));
+        cb_sleep(ms(300));
+        let t2 = r.try_recv().unwrap();
+        assert!(start + ms(100) <= t2);
+        // The tick that waited (unless t1 came so late that it was skipped).
+        assert!(t2 < start + ms(150) || !t1_in_time, "{:?}", t2 - start);
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        let t3 = r.recv().unwrap();
+        assert!(start + ms(400) <= t3, "{:?}", t3 - start);
+        assert_eq!((t3 - t1).as_nanos() % ms(50).as_nanos(), 0);
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+#[test]
+fn crossbeam_tick_try_recv() {
+    run(|| {
+        let start = now();
+        let r = tick(ms(200));
+        assert!(r.try_recv().is_err());
+        cb_sleep(ms(100));
+        let not_due_yet = now() - start < ms(200);
+        assert!(r.try_recv().is_err() || !not_due_yet);
+        cb_sleep(ms(200));
+        assert!(r.try_recv().is_ok());
+        assert!(r.try_recv().is_err());
+        cb_sleep(ms(200));
+        assert!(r.try_recv().is_ok());
+        assert!(r.try_recv().is_err());
+    });
+}
+
+#[test]
+fn crossbeam_tick_select() {
+    // Four goroutines share two tickers (200 ms, 300 ms) until 1100 ms:
+    // 5 + 3 ticks, each received once.
+    run(|| {
+        let hits = Rc::new(Cell::new(0));
+        let (r1, r2) = (tick(ms(200)), tick(ms(300)));
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let (r1, r2, hits) = (r1.clone(), r2.clone(), hits.clone());
+                go(move || {
+                    let timeout = after(ms(1100));
+                    loop {
+                        let mut sel = Select::new();
+                        let oper1 = sel.recv(&r1);
+                        let oper2 = sel.recv(&r2);
+                        let oper3 = sel.recv(&timeout);
+                        let oper = sel.select();
+                        match oper.index() {
+                            i if i == oper1 => {
+                                oper.recv(&r1).unwrap();
+                                hits.set(hits.get() + 1);
+                            }
+                            i if i == oper2 => {
+                                oper.recv(&r2).unwrap();
+                                hits.set(hits.get() + 1);
+                            }
+                            i if i == oper3 => {
+                                oper.recv(&timeout).unwrap();
+                                break;
+                            }
+                            _ => unreachable!(),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(hits.get(), 8);
+    });
+}
+
+#[test]
+fn crossbeam_tick_fairness() {
+    run(|| {
+        const COUNT: usize = 30;
+        let mut hits = [0usize; 2];
+        for _ in 0..COUNT {
+            let r1 = tick(ms(1));
+            let r2 = tick(ms(1));
+            for _ in 0..COUNT {
+                select! {
+                    recv(r1) -> _ => hits[0] += 1,
+                    recv(r2) -> _ => hits[1] += 1,
+                }
+            }
+        }
+        assert!(
+            hits.iter().all(|x| *x >= COUNT / hits.len() / 2),
+            "{hits:?}"
+        );
+    });
+}

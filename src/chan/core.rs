@@ -166,7 +166,11 @@ impl<T> Chan<T> {
         self.cap
     }
 
+    /// The buffered values; an expired timer counts, as in `try_recv`.
     pub(crate) fn len(&self) -> usize {
+        if self.timer.is_some() {
+            self.fire_timer_if_due();
+        }
         self.buf.borrow().len()
     }
 

@@ -64,6 +64,9 @@ pub(crate) struct Scheduler {
     current: RefCell<Option<GRef>>,
     table: RefCell<Table>,
     timers: RefCell<Timers>,
+    /// The timers one poll found due, fired after it in random order (kept
+    /// for its capacity).
+    due_timers: RefCell<Vec<Rc<RuntimeTimer>>>,
     next_id: Cell<u64>,
     platform: RefCell<Box<dyn Platform>>,
     remote: Arc<Remote>,
@@ -153,6 +156,7 @@ impl Scheduler {
             current: RefCell::new(None),
             table: RefCell::new(Table::default()),
             timers: RefCell::new(Timers::default()),
+            due_timers: RefCell::new(Vec::new()),
             next_id: Cell::new(1),
             remote: Arc::new(Remote::new(platform.unparker())),
             platform: RefCell::new(platform),
@@ -430,6 +434,7 @@ impl Scheduler {
             return;
         }
         let now = self.now();
+        let mut due_timers = std::mem::take(&mut *self.due_timers.borrow_mut());
         loop {
             let due = self.timers.borrow_mut().pop_due(now);
             match due {
@@ -437,10 +442,20 @@ impl Scheduler {
                     g.timed_out.set(true);
                     self.unpark(&g);
                 }
-                Some(TimerAction::Timer(timer)) => self.fire_timer(&timer, now),
+                Some(TimerAction::Timer(timer)) => due_timers.push(timer),
                 None => break,
             }
         }
+        // Timers that are all due fire in random order, as a select that
+        // checks the clock would find them all ready (crossbeam's choice):
+        // of two expired timers in one blocked select, either may win.
+        for i in (1..due_timers.len()).rev() {
+            due_timers.swap(i, rng::below(i + 1));
+        }
+        for timer in due_timers.drain(..) {
+            self.fire_timer(&timer, now);
+        }
+        *self.due_timers.borrow_mut() = due_timers;
     }
 
     /// Step 6. `None`: go on scheduling.
