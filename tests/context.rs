@@ -287,3 +287,22 @@ fn recv_send_and_sleep_ctx_give_up_when_the_context_is_done() {
         );
     });
 }
+
+#[test]
+fn a_parent_and_a_child_deadline_due_in_the_same_poll() {
+    // Both timers come due while main is busy; whichever fires first, the
+    // child ends with DeadlineExceeded, and nothing fires twice.
+    run(|| {
+        for _ in 0..20 {
+            let (parent, _c1) = with_timeout(&background(), ms(2));
+            let (child, _c2) = with_timeout(&parent, ms(1));
+            assert!(child.deadline() < parent.deadline());
+            let start = now();
+            while now() - start < ms(4) {}
+            sleep(Duration::from_nanos(1)); // the idle poll fires both
+            assert_eq!(parent.err(), Some(ContextError::DeadlineExceeded));
+            assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
+        }
+        assert_eq!(next_timer_when_idle(), None);
+    });
+}

@@ -453,7 +453,11 @@ impl Scheduler {
             due_timers.swap(i, rng::below(i + 1));
         }
         for timer in due_timers.drain(..) {
-            self.fire_timer(&timer, now);
+            // One timer's callback may have stopped or moved another (a
+            // context cancelling its children's deadlines).
+            if timer.when().is_some_and(|when| when <= now) {
+                self.fire_timer(&timer, now);
+            }
         }
         *self.due_timers.borrow_mut() = due_timers;
     }
