@@ -329,6 +329,14 @@ impl Context {
         }
     }
 
+    /// Cancels the context with `err` as its [`CancelHandle`] would (for
+    /// cancellers inside the crate, such as `signal::notify_context`).
+    pub(crate) fn cancel_with(&self, err: ContextError) {
+        if let Some(state) = &self.node.cancel {
+            state.cancel(err);
+        }
+    }
+
     /// Why the context is done, or `None` while it is not; Go's `ctx.Err()`.
     ///
     /// ```

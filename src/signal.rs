@@ -21,7 +21,8 @@
 //!    so the channel closes. A dropped receiver is noticed at the next signal.
 //!
 //! While a `notify` channel is open the scheduler is never "deadlocked": a
-//! signal may still come, as in Go.
+//! signal may still come, as in Go. [`notify_context`] is Go's
+//! `signal.NotifyContext` on top of it: a context cancelled by a signal.
 //!
 //! Not on wasm: WASI and JS hosts have no signals, so this module does not
 //! exist there.
@@ -51,6 +52,7 @@ use signal_hook::iterator::{Handle, Signals};
 pub use signal_hook::consts::signal::*;
 
 use crate::chan::{chan, Receiver};
+use crate::context::{self, CancelHandle, Context, ContextError};
 
 /// Capacity of a `notify` channel (step 3).
 const BUFFER: usize = 16;
@@ -215,4 +217,45 @@ pub fn stop(rx: &Receiver<i32>) {
             handle.close();
         }
     });
+}
+
+/// A child of `parent` that is cancelled when one of `signals` arrives (or by
+/// its handle, or with `parent`); Go's `signal.NotifyContext`. Its error is
+/// then [`ContextError::Canceled`], as in Go. The signals stop being watched
+/// once the context is done; before that they do not have their default
+/// effect (see [`notify`]).
+///
+/// # Errors
+///
+/// As [`notify`].
+///
+/// # Panics
+///
+/// Outside [`run`](crate::run) (or [`Program::enter`](crate::Program::enter)).
+///
+/// ```
+/// use gosched::context::{self, ContextError};
+/// use gosched::signal::{self, SIGWINCH};
+/// gosched::run(|| {
+///     let (ctx, _stop) = signal::notify_context(&context::background(), &[SIGWINCH]).unwrap();
+///     std::thread::spawn(|| unsafe { libc::raise(SIGWINCH) });
+///     ctx.done().recv().unwrap_err(); // closed: the signal came
+///     assert_eq!(ctx.err(), Some(ContextError::Canceled));
+/// });
+/// ```
+pub fn notify_context(parent: &Context, signals: &[i32]) -> io::Result<(Context, CancelHandle)> {
+    let rx = notify(signals)?;
+    let (ctx, handle) = context::with_cancel(parent);
+    let watched = ctx.clone();
+    crate::Builder::new()
+        .name("signal.notify_context".to_owned())
+        .spawn(move || {
+            let done = watched.done();
+            crate::select! {
+                recv(rx) -> _ => watched.cancel_with(ContextError::Canceled),
+                recv(done) -> _ => {}
+            }
+            stop(&rx);
+        })?;
+    Ok((ctx, handle))
 }

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use gosched::signal::{self, SIGKILL, SIGUSR1, SIGUSR2};
+use gosched::context::{self, ContextError};
+use gosched::signal::{self, SIGKILL, SIGUSR1, SIGUSR2, SIGWINCH};
 use gosched::{after, go, run, select};
 
 fn raise(signal: i32) {
@@ -59,5 +60,27 @@ fn uncatchable_signals_are_an_error_and_run_ends_with_notify_open() {
         let signals = signal::notify(&[SIGUSR2]).unwrap();
         raise(SIGUSR2);
         assert_eq!(signals.recv(), Ok(SIGUSR2));
+    });
+}
+
+#[test]
+fn notify_context_is_cancelled_by_a_signal_and_stops_watching_when_done() {
+    run(|| {
+        let before = gosched::num_goroutines();
+        let (ctx, _stop) = signal::notify_context(&context::background(), &[SIGWINCH]).unwrap();
+        assert_eq!(ctx.err(), None);
+        raise(SIGWINCH);
+        select! {
+            recv(ctx.done()) -> _ => {}
+            recv(after(Duration::from_secs(20))) -> _ => panic!("not cancelled"),
+        }
+        assert_eq!(ctx.err(), Some(ContextError::Canceled));
+        // Cancelled by its handle instead: the watcher and the forwarding
+        // goroutine end too.
+        let (ctx, stop) = signal::notify_context(&context::background(), &[SIGWINCH]).unwrap();
+        drop(stop);
+        assert_eq!(ctx.err(), Some(ContextError::Canceled));
+        gosched::sleep(Duration::from_millis(5));
+        assert_eq!(gosched::num_goroutines(), before);
     });
 }
