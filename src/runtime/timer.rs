@@ -131,6 +131,7 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
+    #[inline]
     fn push(&mut self, when: Duration, action: TimerAction) -> u64 {
         self.seq += 1;
         self.heap.push(Entry {
@@ -216,6 +217,7 @@ impl Timers {
 
     /// Takes the top entry off: its action if it is live and due at `now`;
     /// a timer whose deadline moved later goes back in (step 2).
+    #[inline]
     fn pop_top(&mut self, now: Duration) -> Option<TimerAction> {
         let entry = self.heap.pop()?;
         if let TimerAction::Timer(t) = &entry.action {
