@@ -57,9 +57,9 @@ use std::time::Duration;
 
 pub use block_on::block_on;
 pub use chan::{
-    after, chan, never, tick, Receiver, RecvError, RecvTimeoutError, Select, SelectTimeoutError,
-    SelectedOperation, SendError, SendTimeoutError, Sender, TryRecvError, TrySelectError,
-    TrySendError,
+    after, chan, never, tick, ReadyTimeoutError, Receiver, RecvError, RecvTimeoutError, Select,
+    SelectTimeoutError, SelectedOperation, SendError, SendTimeoutError, Sender, TryReadyError,
+    TryRecvError, TrySelectError, TrySendError,
 };
 pub use program::{Program, Runtime};
 pub use spawn::{go, spawn, Builder, JoinHandle};

@@ -10,7 +10,13 @@
 //!   fires (the others stay queued, stale, until their select withdraws them or
 //!   a channel operation pops them);
 //! - no `RefCell` borrow is held across a park, an unpark, or the drop of a
-//!   value or waiter (user `Drop` code may use the channel again).
+//!   value or waiter (user `Drop` code may use the channel again);
+//! - an *observer* (a waiter of [`Select::ready`](crate::Select::ready)) only
+//!   wants to know when the operation may have become possible. It never
+//!   takes part in a hand-off and does not count for `send_ready` or
+//!   `recv_ready`; it is fired (and so removed) by whatever may make its side
+//!   ready: the opposite side popping its queue (an arriving partner, a
+//!   buffered value, freed space), a select queuing a partner, or `close`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -18,6 +24,7 @@ use std::mem;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::drop_all::drop_all;
 use super::error::{TryRecvError, TrySendError};
 use crate::runtime::{scheduler, try_scheduler, GRef, Scheduler, WaitReason};
 
@@ -41,6 +48,13 @@ pub(crate) enum Dir {
 }
 
 impl Dir {
+    fn other(self) -> Dir {
+        match self {
+            Dir::Send => Dir::Recv,
+            Dir::Recv => Dir::Send,
+        }
+    }
+
     fn reason(self) -> WaitReason {
         match self {
             Dir::Send => WaitReason::ChanSend,
@@ -68,6 +82,7 @@ pub(crate) struct Waiter<T> {
     /// The value in transit: a sender's value, or what a receiver was handed.
     slot: Cell<Option<T>>,
     outcome: Cell<Outcome>,
+    observer: bool,
 }
 
 impl<T> Waiter<T> {
@@ -168,24 +183,33 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Pops the first live waiter of `q`, discarding stale ones.
+    /// Pops the first live waiter of `q`, discarding stale ones and firing
+    /// the observers met on the way (the caller is about to change what they
+    /// watch).
     #[inline(always)]
     fn pop_live(q: &Queue<T>) -> Option<Rc<Waiter<T>>> {
         loop {
             // The borrow ends before a stale waiter is dropped.
             let w = q.borrow_mut().pop_front()?;
             if w.is_live() {
+                if w.observer {
+                    w.fire(Outcome::Done);
+                    continue;
+                }
                 return Some(w);
             }
         }
     }
 
-    /// Whether `q` has a live waiter, discarding stale ones at its front.
+    /// Whether `q` has a live waiter other than an observer, discarding stale
+    /// ones at its front.
     fn has_live(q: &Queue<T>) -> bool {
         loop {
             match q.borrow().front() {
                 None => return false,
-                Some(w) if w.is_live() => return true,
+                Some(w) if w.is_live() => {
+                    return !w.observer || q.borrow().iter().any(|w| !w.observer && w.is_live());
+                }
                 Some(_) => {}
             }
             // The borrow ends before the stale waiter is dropped.
@@ -266,6 +290,38 @@ impl<T> Chan<T> {
         select: Option<(SelectCtx, usize)>,
         value: Option<T>,
     ) -> Rc<Waiter<T>> {
+        self.push_waiter(dir, g, select, value, false)
+    }
+
+    /// Queues a waiter of select `ctx`'s case `case`, and fires the observers
+    /// of the other side: this waiter is the partner they wait for.
+    pub(crate) fn enqueue_select(
+        &self,
+        dir: Dir,
+        g: GRef,
+        select: (SelectCtx, usize),
+        value: Option<T>,
+    ) -> Rc<Waiter<T>> {
+        let node = self.push_waiter(dir, g, Some(select), value, false);
+        self.fire_observers(dir.other());
+        node
+    }
+
+    /// Queues an observer of `dir`'s readiness for case `case` of the
+    /// readiness wait `select`.
+    pub(crate) fn observe(&self, dir: Dir, g: GRef, select: (SelectCtx, usize)) -> Rc<Waiter<T>> {
+        self.push_waiter(dir, g, Some(select), None, true)
+    }
+
+    #[inline(always)]
+    fn push_waiter(
+        &self,
+        dir: Dir,
+        g: GRef,
+        select: Option<(SelectCtx, usize)>,
+        value: Option<T>,
+        observer: bool,
+    ) -> Rc<Waiter<T>> {
         let node = match self.spare.take() {
             Some(mut node) => {
                 let w = Rc::get_mut(&mut node).expect("a spare waiter is unshared");
@@ -273,6 +329,7 @@ impl<T> Chan<T> {
                 w.select = select;
                 *w.slot.get_mut() = value;
                 *w.outcome.get_mut() = Outcome::Waiting;
+                w.observer = observer;
                 node
             }
             None => Rc::new(Waiter {
@@ -280,10 +337,39 @@ impl<T> Chan<T> {
                 select,
                 slot: Cell::new(value),
                 outcome: Cell::new(Outcome::Waiting),
+                observer,
             }),
         };
         self.queue(dir).borrow_mut().push_back(node.clone());
         node
+    }
+
+    /// Takes the live observers out of the `dir` queue and fires them.
+    fn fire_observers(&self, dir: Dir) {
+        let q = self.queue(dir);
+        if q.borrow().is_empty() {
+            return;
+        }
+        let fired: Vec<Rc<Waiter<T>>> = {
+            let mut q = q.borrow_mut();
+            let mut fired = Vec::new();
+            let mut i = 0;
+            while i < q.len() {
+                if q[i].observer && q[i].is_live() {
+                    fired.extend(q.remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+            fired
+        };
+        for w in fired {
+            // An observer fired earlier in this loop may have been of the
+            // same wait, which makes this one stale.
+            if w.is_live() {
+                w.fire(Outcome::Done);
+            }
+        }
     }
 
     /// Takes a waiter whose wait ended without it firing out of its queue
@@ -380,7 +466,7 @@ impl<T> Chan<T> {
         if n == 0 {
             self.close();
             let buffered = mem::take(&mut *self.buf.borrow_mut());
-            drop(buffered);
+            drop_all(buffered);
         }
     }
 

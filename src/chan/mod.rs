@@ -45,6 +45,7 @@
 //! [`Select`] does the same for a set of operations built at run time.
 
 mod core;
+mod drop_all;
 mod error;
 mod select;
 mod select_builder;
@@ -58,8 +59,8 @@ use std::time::Duration;
 
 use self::core::{deadline_after, Chan, Dir, Woken};
 pub use self::error::{
-    RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
-    TrySelectError, TrySendError,
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 #[doc(hidden)]
 pub use self::select::private as __private;

@@ -59,13 +59,49 @@
 /// ```
 #[macro_export]
 macro_rules! select {
-    ($($case:tt)*) => {
+    ($($case:tt)*) => {{
+        // Read by `__select_bind` (an item, so visible across the expansions).
+        const __GOSCHED_SELECT_BIASED: bool = false;
         $crate::__select_parse!(@cases [] @default [] @rest $($case)*)
-    };
+    }};
+}
+
+/// [`select!`](crate::select!) that tries its operations in the order they
+/// are written: when several are ready, the first of them completes (where
+/// `select!` picks one at random). crossbeam-channel's `select_biased!`; same
+/// syntax as `select!`.
+///
+/// Go has no such select: use it for priorities ("drain `urgent` before
+/// looking at `rest`"), knowing that a busy first channel starves the others.
+///
+/// # Panics
+///
+/// When it has to block outside a goroutine.
+///
+/// ```
+/// gosched::run(|| {
+///     let (urgent_tx, urgent) = gosched::chan::<&str>(4);
+///     let (rest_tx, rest) = gosched::chan::<&str>(4);
+///     rest_tx.send("later").unwrap();
+///     urgent_tx.send("now").unwrap();
+///     let first = gosched::select_biased! {
+///         recv(urgent) -> v => v.unwrap(),
+///         recv(rest) -> v => v.unwrap(),
+///     };
+///     assert_eq!(first, "now"); // both were ready: the first arm wins
+/// });
+/// ```
+#[macro_export]
+macro_rules! select_biased {
+    ($($case:tt)*) => {{
+        const __GOSCHED_SELECT_BIASED: bool = true;
+        $crate::__select_parse!(@cases [] @default [] @rest $($case)*)
+    }};
 }
 
 /// Parses the cases into `((kind args) {body})` items and the default into
-/// `[(timeout-or-none) {body}]`.
+/// `[(timeout-or-none) {body}]`. A trailing comma inside an operation's
+/// parentheses is allowed, as in crossbeam-channel.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_parse {
@@ -74,16 +110,16 @@ macro_rules! __select_parse {
         $crate::__select_bind!(@todo $cases @bound [] @default $default)
     };
     // Case heads; the body is parsed next.
-    (@cases $c:tt @default $d:tt @rest recv($rx:expr) -> $res:pat => $($rest:tt)*) => {
+    (@cases $c:tt @default $d:tt @rest recv($rx:expr $(,)?) -> $res:pat => $($rest:tt)*) => {
         $crate::__select_parse!(@body (recv $rx, $res) @cases $c @default $d @rest $($rest)*)
     };
-    (@cases $c:tt @default $d:tt @rest send($tx:expr, $v:expr) -> $res:pat => $($rest:tt)*) => {
+    (@cases $c:tt @default $d:tt @rest send($tx:expr, $v:expr $(,)?) -> $res:pat => $($rest:tt)*) => {
         $crate::__select_parse!(@body (send $tx, $v, $res) @cases $c @default $d @rest $($rest)*)
     };
-    (@cases $c:tt @default $d:tt @rest default => $($rest:tt)*) => {
+    (@cases $c:tt @default $d:tt @rest default $(())? => $($rest:tt)*) => {
         $crate::__select_parse!(@body (default) @cases $c @default $d @rest $($rest)*)
     };
-    (@cases $c:tt @default $d:tt @rest default($t:expr) => $($rest:tt)*) => {
+    (@cases $c:tt @default $d:tt @rest default($t:expr $(,)?) => $($rest:tt)*) => {
         $crate::__select_parse!(@body (default $t) @cases $c @default $d @rest $($rest)*)
     };
     (@cases $c:tt @default $d:tt @rest $($rest:tt)+) => {
@@ -123,9 +159,11 @@ macro_rules! __select_parse {
 #[macro_export]
 macro_rules! __select_bind {
     (@todo [((recv $rx:expr, $res:pat) $body:tt) $($todo:tt)*] @bound [$($b:tt)*] @default $d:tt) => {
-        // A `match` keeps temporaries in `$rx` alive for the whole select.
-        match $crate::chan::__private::AsReceiver::as_receiver(&$rx) {
+        // A `match` keeps temporaries in `$rx` alive for the whole select; the
+        // typed `let` reaches the receiver through references and `Deref`.
+        match &$rx {
             __select_rx => {
+                let __select_rx: &$crate::Receiver<_> = __select_rx;
                 let mut __select_arm = $crate::chan::__private::RecvArm::new(__select_rx);
                 $crate::__select_bind!(
                     @todo [$($todo)*] @bound [$($b)* (__select_arm $res $body)] @default $d
@@ -134,8 +172,9 @@ macro_rules! __select_bind {
         }
     };
     (@todo [((send $tx:expr, $v:expr, $res:pat) $body:tt) $($todo:tt)*] @bound [$($b:tt)*] @default $d:tt) => {
-        match ($crate::chan::__private::AsSender::as_sender(&$tx), $v) {
+        match (&$tx, $v) {
             (__select_tx, __select_v) => {
+                let __select_tx: &$crate::Sender<_> = __select_tx;
                 let mut __select_arm = $crate::chan::__private::SendArm::new(__select_tx, __select_v);
                 $crate::__select_bind!(
                     @todo [$($todo)*] @bound [$($b)* (__select_arm $res $body)] @default $d
@@ -145,13 +184,18 @@ macro_rules! __select_bind {
     };
     // No operation at all: wait forever, or for the timeout, or not at all.
     (@todo [] @bound [] @default $d:tt) => {{
-        let _ = $crate::chan::__private::select(&mut [], $crate::__select_timeout!($d));
+        let _ = $crate::chan::__private::select(
+            &mut [],
+            $crate::__select_timeout!($d),
+            __GOSCHED_SELECT_BIASED,
+        );
         $crate::__select_default!($d)
     }};
     (@todo [] @bound [$(($arm:ident $res:tt $body:tt))+] @default $d:tt) => {{
         let _ = $crate::chan::__private::select(
             &mut [$(&mut $arm as &mut dyn $crate::chan::__private::Arm),+],
             $crate::__select_timeout!($d),
+            __GOSCHED_SELECT_BIASED,
         );
         $(
             if $arm.is_fired() {
