@@ -1,0 +1,53 @@
+//! What the tests ported from crossbeam-channel need around gosched: its
+//! channel constructors, its `ms`, and a `scope` whose spawned closures are
+//! goroutines, all joined (and their panics re-raised) when the scope ends.
+//!
+//! crossbeam's scoped threads borrow the channel ends; goroutines are
+//! `'static`, so a ported test moves an end into the goroutine, or shares it
+//! in an `Rc` (cloning a `Sender` would keep the channel open longer).
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use gosched::{chan, go, JoinHandle, Receiver, Sender};
+
+pub fn ms(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+/// crossbeam's `unbounded()`: a buffer that never fills.
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    chan(usize::MAX)
+}
+
+/// crossbeam's `bounded(cap)`: Go's `make(chan T, cap)`.
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    chan(cap)
+}
+
+/// The goroutines a [`scope`] started.
+#[derive(Default)]
+pub struct Scope {
+    handles: RefCell<Vec<JoinHandle<()>>>,
+}
+
+impl Scope {
+    pub fn spawn(&self, f: impl FnOnce() + 'static) {
+        self.handles.borrow_mut().push(go(f));
+    }
+}
+
+/// Runs `f`, then joins every goroutine it spawned; a goroutine's panic
+/// fails the test, as a scoped thread's does in crossbeam.
+pub fn scope<R>(f: impl FnOnce(&Scope) -> R) -> R {
+    let scope = Scope::default();
+    let r = f(&scope);
+    for h in scope.handles.take() {
+        if let Err(panic) = h.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+    r
+}
