@@ -83,7 +83,7 @@ fn disconnected() {
 
         scope(|scope| {
             let s2 = s2.clone();
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 drop(s1);
                 sleep(ms(500));
                 s2.send(5).unwrap();
@@ -98,7 +98,8 @@ fn disconnected() {
             }
 
             r2.recv().unwrap();
-        });
+        })
+        .unwrap();
 
         let mut sel = Select::new();
         sel.recv(&r1);
@@ -109,7 +110,7 @@ fn disconnected() {
         }
 
         scope(|scope| {
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 sleep(ms(500));
                 drop(s2);
             });
@@ -120,7 +121,8 @@ fn disconnected() {
                 Ok(0) => assert_eq!(r2.try_recv(), Err(TryRecvError::Closed)),
                 _ => panic!(),
             }
-        });
+        })
+        .unwrap();
     });
 }
 
@@ -170,7 +172,7 @@ fn timeout() {
         let (s2, r2) = unbounded::<i32>();
 
         scope(|scope| {
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 sleep(ms(1500));
                 s2.send(2).unwrap();
             });
@@ -187,12 +189,13 @@ fn timeout() {
                 Ok(1) => assert_eq!(r2.try_recv(), Ok(2)),
                 _ => panic!(),
             }
-        });
+        })
+        .unwrap();
 
         scope(|scope| {
             let (s, r) = unbounded::<i32>();
 
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 sleep(ms(500));
                 drop(s);
             });
@@ -206,7 +209,8 @@ fn timeout() {
                 Ok(0) => assert_eq!(r.try_recv(), Err(TryRecvError::Closed)),
                 _ => panic!(),
             }
-        });
+        })
+        .unwrap();
     });
 }
 
@@ -279,7 +283,7 @@ fn unblocks() {
 
         scope(|scope| {
             let s2 = s2.clone();
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 sleep(ms(500));
                 s2.send(2).unwrap();
             });
@@ -291,10 +295,11 @@ fn unblocks() {
                 Ok(1) => assert_eq!(r2.try_recv(), Ok(2)),
                 _ => panic!(),
             }
-        });
+        })
+        .unwrap();
 
         scope(|scope| {
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 sleep(ms(500));
                 assert_eq!(r1.recv().unwrap(), 1);
             });
@@ -311,7 +316,8 @@ fn unblocks() {
                     _ => unreachable!(),
                 },
             }
-        });
+        })
+        .unwrap();
     });
 }
 
@@ -322,7 +328,7 @@ fn both_ready() {
         let (s2, r2) = bounded(0);
 
         scope(|scope| {
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 sleep(ms(500));
                 s1.send(1).unwrap();
                 assert_eq!(r2.recv().unwrap(), 2);
@@ -338,7 +344,8 @@ fn both_ready() {
                     _ => panic!(),
                 }
             }
-        });
+        })
+        .unwrap();
     });
 }
 
@@ -350,7 +357,7 @@ fn cloning1() {
             let (_s2, r2) = unbounded::<i32>();
             let (s3, r3) = unbounded::<()>();
 
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 r3.recv().unwrap();
                 drop(s1.clone());
                 assert!(r3.try_recv().is_err());
@@ -370,7 +377,8 @@ fn cloning1() {
             }
 
             s3.send(()).unwrap();
-        });
+        })
+        .unwrap();
     });
 }
 
@@ -382,7 +390,7 @@ fn cloning2() {
         let (_s3, _r3) = unbounded::<()>();
 
         scope(|scope| {
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 let mut sel = Select::new();
                 sel.recv(&r1);
                 sel.recv(&r2);
@@ -396,7 +404,8 @@ fn cloning2() {
             sleep(ms(500));
             drop(s1.clone());
             s2.send(()).unwrap();
-        });
+        })
+        .unwrap();
     });
 }
 
@@ -540,7 +549,7 @@ fn stress_recv() {
         let (s3, r3) = bounded(0);
 
         scope(|scope| {
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 for i in 0..COUNT {
                     s1.send(i).unwrap();
                     r3.recv().unwrap();
@@ -564,7 +573,8 @@ fn stress_recv() {
                     s3.send(()).unwrap();
                 }
             }
-        });
+        })
+        .unwrap();
     });
 }
 
@@ -578,7 +588,7 @@ fn stress_send() {
         let (s3, r3) = bounded(100);
 
         scope(|scope| {
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 for i in 0..COUNT {
                     assert_eq!(r1.recv().unwrap(), i);
                     assert_eq!(r2.recv().unwrap(), i);
@@ -599,7 +609,8 @@ fn stress_send() {
                 }
                 s3.send(()).unwrap();
             }
-        });
+        })
+        .unwrap();
     });
 }
 
@@ -613,7 +624,7 @@ fn stress_mixed() {
         let (s3, r3) = bounded(100);
 
         scope(|scope| {
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 for i in 0..COUNT {
                     s1.send(i).unwrap();
                     assert_eq!(r2.recv().unwrap(), i);
@@ -634,7 +645,8 @@ fn stress_mixed() {
                 }
                 s3.send(()).unwrap();
             }
-        });
+        })
+        .unwrap();
     });
 }
 
@@ -646,7 +658,7 @@ fn stress_timeout_two_threads() {
         let (s, r) = bounded(2);
 
         scope(|scope| {
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 for i in 0..COUNT {
                     if i % 2 == 0 {
                         sleep(ms(500));
@@ -667,7 +679,7 @@ fn stress_timeout_two_threads() {
                 }
             });
 
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 for i in 0..COUNT {
                     if i % 2 == 0 {
                         sleep(ms(500));
@@ -687,7 +699,8 @@ fn stress_timeout_two_threads() {
                     }
                 }
             });
-        });
+        })
+        .unwrap();
     });
 }
 
@@ -724,7 +737,7 @@ fn channel_through_channel() {
             let (s, r) = bounded::<T>(cap);
 
             scope(|scope| {
-                scope.spawn(move || {
+                scope.spawn(move |_| {
                     let mut s = s;
 
                     for _ in 0..COUNT {
@@ -744,7 +757,7 @@ fn channel_through_channel() {
                     }
                 });
 
-                scope.spawn(move || {
+                scope.spawn(move |_| {
                     let mut r = r;
 
                     for _ in 0..COUNT {
@@ -765,7 +778,8 @@ fn channel_through_channel() {
                         r = new;
                     }
                 });
-            });
+            })
+            .unwrap();
         }
     });
 }
@@ -830,7 +844,7 @@ fn fairness2() {
         let (s3, r3) = bounded::<()>(0);
 
         scope(|scope| {
-            scope.spawn(move || {
+            scope.spawn(move |_| {
                 for _ in 0..COUNT {
                     let mut sel = Select::new();
                     let mut oper1 = None;
@@ -883,7 +897,7 @@ fn fairness2() {
                 }
             }
             assert!(hits.iter().all(|x| x.get() > 0));
-        });
+        })
+        .unwrap();
     });
 }
-

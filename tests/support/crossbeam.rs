@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -34,20 +35,23 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn spawn(&self, f: impl FnOnce() + 'static) {
-        self.handles.borrow_mut().push(go(f));
+    /// Starts `f` as a goroutine (the argument stands for crossbeam's
+    /// nested scope, which the ported tests do not use).
+    pub fn spawn(&self, f: impl FnOnce(()) + 'static) {
+        self.handles.borrow_mut().push(go(move || f(())));
     }
 }
 
-/// Runs `f`, then joins every goroutine it spawned; a goroutine's panic
-/// fails the test, as a scoped thread's does in crossbeam.
-pub fn scope<R>(f: impl FnOnce(&Scope) -> R) -> R {
+/// Runs `f`, then joins every goroutine it spawned; `Err` holds the first
+/// goroutine panic, as crossbeam's `scope` does for its threads.
+pub fn scope<R>(f: impl FnOnce(&Scope) -> R) -> Result<R, Box<dyn Any + Send>> {
     let scope = Scope::default();
     let r = f(&scope);
+    let mut first_panic = None;
     for h in scope.handles.take() {
         if let Err(panic) = h.join() {
-            std::panic::resume_unwind(panic);
+            first_panic.get_or_insert(panic);
         }
     }
-    r
+    first_panic.map_or(Ok(r), Err)
 }
