@@ -10,18 +10,27 @@
 ///   the channel is closed and drained, which counts as ready);
 /// * `send(tx, value) -> res => body`: `res` is `Result<(), SendError<T>>`
 ///   (`Err`, with the value, if the channel is closed);
-/// * `default => body`: runs if no operation is ready right away;
+/// * `default => body` (or `default() => body`): runs if no operation is
+///   ready right away;
 /// * `default(timeout) => body`: runs if none became ready within `timeout`.
 ///
-/// `rx` and `tx` may be values or references. Bodies are blocks or
-/// expressions followed by a comma; the macro's value is the body's value.
+/// `rx` and `tx` may be handles, references to them, or anything that
+/// reaches one through `Deref` (a `Box`, an `Rc`, a wrapper type). A trailing
+/// comma inside the parentheses is allowed (`send(tx, 1,)`). Bodies are
+/// blocks or expressions followed by a comma; the macro's value is the
+/// body's value. Without any case, `select! {}` parks forever, as Go's
+/// `select {}` does.
 ///
-/// When several operations are ready, one is chosen uniformly at random. A
-/// select with nothing ready parks until the first of its channels can
-/// proceed. As in Go, every channel expression and every value to send is
-/// evaluated once, in order, when the select starts; the values of send
-/// cases that are not chosen are dropped. To switch a case off, give it a
-/// [`never`](crate::never) receiver (Go's nil channel).
+/// When several operations are ready, one is chosen uniformly at random
+/// ([`select_biased!`](crate::select_biased!) takes the first). A select with
+/// nothing ready parks until the first of its channels can proceed. As in
+/// Go, every channel expression and every value to send is evaluated once,
+/// in order, when the select starts; the values of send cases that are not
+/// chosen are dropped before the body runs (all of them, even if
+/// destructors panic; then the first panic propagates). To switch a case
+/// off, give it a [`never`](crate::never) receiver (Go's nil channel).
+/// The repository's docs/channels.md lists where this follows Go and where
+/// crossbeam-channel.
 ///
 /// # Panics
 ///
