@@ -12,6 +12,7 @@
 //!   sends (`reuse`) or cloned for senders of different values
 //!   (`sync_and_clone`, `send_and_clone`) needs the value fixed up front;
 //! - `tick(Duration::ZERO)` panics, as Go's `time.NewTicker(0)` does;
+//! - upper bounds on elapsed time get `LOAD_SLACK` (shared test machines);
 //! - crossbeam's `Disconnected` errors are gosched's `Closed`;
 //! - the last six tests check crossbeam's behaviour when a
 //!   `SelectedOperation` is dropped or forgotten uncompleted (it hangs the
@@ -27,7 +28,7 @@ use gosched::{after, go, run, sleep, tick, yield_now, Receiver, Select, TryRecvE
 
 #[path = "support/crossbeam.rs"]
 mod crossbeam;
-use crossbeam::{bounded, ms, scope, unbounded};
+use crossbeam::{bounded, ms, scope, unbounded, LOAD_SLACK};
 
 #[test]
 fn smoke1() {
@@ -352,7 +353,7 @@ fn default_only() {
         let oper = sel.try_select();
         assert!(oper.is_err());
         let now = Instant::now();
-        assert!(now - start <= ms(50));
+        assert!(now - start <= ms(50) + LOAD_SLACK);
 
         let start = Instant::now();
         let mut sel = Select::new();
@@ -360,7 +361,7 @@ fn default_only() {
         assert!(oper.is_err());
         let now = Instant::now();
         assert!(now - start >= ms(450));
-        assert!(now - start <= ms(550));
+        assert!(now - start <= ms(550) + LOAD_SLACK);
     });
 }
 
