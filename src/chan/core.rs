@@ -77,11 +77,19 @@ pub(crate) enum Outcome {
 /// A parked goroutine's entry in a channel queue (Go's `sudog`).
 pub(crate) struct Waiter<T> {
     g: Option<GRef>,
-    /// The select this waiter belongs to and its case number there.
-    select: Option<(SelectCtx, usize)>,
+    /// The select this waiter belongs to, if any.
+    select: Option<SelectCase>,
     /// The value in transit: a sender's value, or what a receiver was handed.
     slot: Cell<Option<T>>,
     outcome: Cell<Outcome>,
+}
+
+/// A waiter's place in a select. The observer flag lives here, not in the
+/// waiter, so that a plain send or receive (no select) pays nothing for it.
+struct SelectCase {
+    ctx: SelectCtx,
+    case: usize,
+    /// Only watching for readiness (see the module header).
     observer: bool,
 }
 
@@ -92,7 +100,7 @@ impl<T> Waiter<T> {
             && self
                 .select
                 .as_ref()
-                .is_none_or(|(ctx, _)| ctx.get() == NOT_FIRED)
+                .is_none_or(|sel| sel.ctx.get() == NOT_FIRED)
             // A goroutine unwound (or, on wasm, abandoned) at shutdown leaves
             // its waiter queued; a channel that outlives its runtime must not
             // hand a value to it, nor take one from it.
@@ -105,13 +113,17 @@ impl<T> Waiter<T> {
     fn fire(&self, outcome: Outcome) {
         debug_assert!(self.is_live());
         self.outcome.set(outcome);
-        if let Some((ctx, case)) = &self.select {
-            ctx.set(*case);
+        if let Some(sel) = &self.select {
+            sel.ctx.set(sel.case);
         }
         // Without a scheduler the goroutine was unwound with its `run`.
         if let (Some(s), Some(g)) = (try_scheduler(), &self.g) {
             s.unpark(g);
         }
+    }
+
+    fn is_observer(&self) -> bool {
+        self.select.as_ref().is_some_and(|sel| sel.observer)
     }
 
     pub(crate) fn outcome(&self) -> Outcome {
@@ -192,13 +204,21 @@ impl<T> Chan<T> {
             // The borrow ends before a stale waiter is dropped.
             let w = q.borrow_mut().pop_front()?;
             if w.is_live() {
-                if w.observer {
-                    w.fire(Outcome::Done);
+                if w.is_observer() {
+                    Self::fire_observer(&w);
                     continue;
                 }
                 return Some(w);
             }
         }
+    }
+
+    /// Out of line: keeps `pop_live`, inlined into every send and receive,
+    /// as small as it was before observers.
+    #[cold]
+    #[inline(never)]
+    fn fire_observer(w: &Waiter<T>) {
+        w.fire(Outcome::Done);
     }
 
     /// Whether `q` has a live waiter other than an observer, discarding stale
@@ -208,7 +228,8 @@ impl<T> Chan<T> {
             match q.borrow().front() {
                 None => return false,
                 Some(w) if w.is_live() => {
-                    return !w.observer || q.borrow().iter().any(|w| !w.observer && w.is_live());
+                    return !w.is_observer()
+                        || q.borrow().iter().any(|w| !w.is_observer() && w.is_live());
                 }
                 Some(_) => {}
             }
@@ -290,7 +311,12 @@ impl<T> Chan<T> {
         select: Option<(SelectCtx, usize)>,
         value: Option<T>,
     ) -> Rc<Waiter<T>> {
-        self.push_waiter(dir, g, select, value, false)
+        let select = select.map(|(ctx, case)| SelectCase {
+            ctx,
+            case,
+            observer: false,
+        });
+        self.push_waiter(dir, g, select, value)
     }
 
     /// Queues a waiter of select `ctx`'s case `case`, and fires the observers
@@ -302,7 +328,7 @@ impl<T> Chan<T> {
         select: (SelectCtx, usize),
         value: Option<T>,
     ) -> Rc<Waiter<T>> {
-        let node = self.push_waiter(dir, g, Some(select), value, false);
+        let node = self.enqueue(dir, g, Some(select), value);
         self.fire_observers(dir.other());
         node
     }
@@ -310,7 +336,13 @@ impl<T> Chan<T> {
     /// Queues an observer of `dir`'s readiness for case `case` of the
     /// readiness wait `select`.
     pub(crate) fn observe(&self, dir: Dir, g: GRef, select: (SelectCtx, usize)) -> Rc<Waiter<T>> {
-        self.push_waiter(dir, g, Some(select), None, true)
+        let (ctx, case) = select;
+        let select = SelectCase {
+            ctx,
+            case,
+            observer: true,
+        };
+        self.push_waiter(dir, g, Some(select), None)
     }
 
     #[inline(always)]
@@ -318,9 +350,8 @@ impl<T> Chan<T> {
         &self,
         dir: Dir,
         g: GRef,
-        select: Option<(SelectCtx, usize)>,
+        select: Option<SelectCase>,
         value: Option<T>,
-        observer: bool,
     ) -> Rc<Waiter<T>> {
         let node = match self.spare.take() {
             Some(mut node) => {
@@ -329,7 +360,6 @@ impl<T> Chan<T> {
                 w.select = select;
                 *w.slot.get_mut() = value;
                 *w.outcome.get_mut() = Outcome::Waiting;
-                w.observer = observer;
                 node
             }
             None => Rc::new(Waiter {
@@ -337,7 +367,6 @@ impl<T> Chan<T> {
                 select,
                 slot: Cell::new(value),
                 outcome: Cell::new(Outcome::Waiting),
-                observer,
             }),
         };
         self.queue(dir).borrow_mut().push_back(node.clone());
@@ -355,7 +384,7 @@ impl<T> Chan<T> {
             let mut fired = Vec::new();
             let mut i = 0;
             while i < q.len() {
-                if q[i].observer && q[i].is_live() {
+                if q[i].is_observer() && q[i].is_live() {
                     fired.extend(q.remove(i));
                 } else {
                     i += 1;
