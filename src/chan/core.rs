@@ -12,11 +12,12 @@
 //! - no `RefCell` borrow is held across a park, an unpark, or the drop of a
 //!   value or waiter (user `Drop` code may use the channel again);
 //! - an *observer* (a waiter of [`Select::ready`](crate::Select::ready)) only
-//!   wants to know when the operation may have become possible. It never
-//!   takes part in a hand-off and does not count for `send_ready` or
-//!   `recv_ready`; it is fired (and so removed) by whatever may make its side
-//!   ready: the opposite side popping its queue (an arriving partner, a
-//!   buffered value, freed space), a select queuing a partner, or `close`.
+//!   wants to know when the operation may have become possible. It is never
+//!   live (takes no part in a hand-off, does not count for `send_ready` or
+//!   `recv_ready`) but *watching*; it is fired (and so removed) by whatever
+//!   may make its side ready: the opposite side popping its queue (an
+//!   arriving partner, a buffered value, freed space), a select queuing a
+//!   partner, or `close`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -85,7 +86,7 @@ pub(crate) struct Waiter<T> {
 }
 
 /// A waiter's place in a select. The observer flag lives here, not in the
-/// waiter, so that a plain send or receive (no select) pays nothing for it.
+/// waiter, so that plain sends and receives (no select) pay nothing for it.
 struct SelectCase {
     ctx: SelectCtx,
     case: usize,
@@ -94,24 +95,42 @@ struct SelectCase {
 }
 
 impl<T> Waiter<T> {
+    /// Whether this waiter can take part in a hand-off now. An observer
+    /// never can (see [`is_watching`](Self::is_watching)).
     #[inline(always)]
     fn is_live(&self) -> bool {
         self.outcome.get() == Outcome::Waiting
             && self
                 .select
                 .as_ref()
-                .is_none_or(|sel| sel.ctx.get() == NOT_FIRED)
-            // A goroutine unwound (or, on wasm, abandoned) at shutdown leaves
-            // its waiter queued; a channel that outlives its runtime must not
-            // hand a value to it, nor take one from it.
-            && self.g.as_ref().is_none_or(|g| !g.is_dead())
+                .is_none_or(|sel| !sel.observer && sel.ctx.get() == NOT_FIRED)
+            && self.has_goroutine()
+    }
+
+    /// Whether this is an observer whose readiness wait still waits: it is
+    /// to be fired, not discarded, when taken out of its queue.
+    fn is_watching(&self) -> bool {
+        self.outcome.get() == Outcome::Waiting
+            && self
+                .select
+                .as_ref()
+                .is_some_and(|sel| sel.observer && sel.ctx.get() == NOT_FIRED)
+            && self.has_goroutine()
+    }
+
+    /// A goroutine unwound (or, on wasm, abandoned) at shutdown leaves its
+    /// waiter queued; a channel that outlives its runtime must not hand a
+    /// value to it, nor take one from it.
+    #[inline(always)]
+    fn has_goroutine(&self) -> bool {
+        self.g.as_ref().is_none_or(|g| !g.is_dead())
     }
 
     /// Records the outcome and wakes the goroutine. The caller has taken the
     /// waiter out of its queue.
     #[inline(always)]
     fn fire(&self, outcome: Outcome) {
-        debug_assert!(self.is_live());
+        debug_assert!(self.is_live() || self.is_watching());
         self.outcome.set(outcome);
         if let Some(sel) = &self.select {
             sel.ctx.set(sel.case);
@@ -120,10 +139,6 @@ impl<T> Waiter<T> {
         if let (Some(s), Some(g)) = (try_scheduler(), &self.g) {
             s.unpark(g);
         }
-    }
-
-    fn is_observer(&self) -> bool {
-        self.select.as_ref().is_some_and(|sel| sel.observer)
     }
 
     pub(crate) fn outcome(&self) -> Outcome {
@@ -204,33 +219,32 @@ impl<T> Chan<T> {
             // The borrow ends before a stale waiter is dropped.
             let w = q.borrow_mut().pop_front()?;
             if w.is_live() {
-                if w.is_observer() {
-                    Self::fire_observer(&w);
-                    continue;
-                }
                 return Some(w);
             }
+            Self::discard(w);
         }
     }
 
-    /// Out of line: keeps `pop_live`, inlined into every send and receive,
-    /// as small as it was before observers.
+    /// Drops a waiter that cannot take part in a hand-off, firing it first
+    /// if it is a watching observer. Out of line: `pop_live`, inlined into
+    /// every send and receive, stays as small as it was without observers.
     #[cold]
     #[inline(never)]
-    fn fire_observer(w: &Waiter<T>) {
-        w.fire(Outcome::Done);
+    fn discard(w: Rc<Waiter<T>>) {
+        if w.is_watching() {
+            w.fire(Outcome::Done);
+        }
     }
 
-    /// Whether `q` has a live waiter other than an observer, discarding stale
+    /// Whether `q` has a live waiter (observers are not), discarding stale
     /// ones at its front.
     fn has_live(q: &Queue<T>) -> bool {
         loop {
             match q.borrow().front() {
                 None => return false,
-                Some(w) if w.is_live() => {
-                    return !w.is_observer()
-                        || q.borrow().iter().any(|w| !w.is_observer() && w.is_live());
-                }
+                Some(w) if w.is_live() => return true,
+                // Observers stay; a live waiter may follow them.
+                Some(w) if w.is_watching() => return q.borrow().iter().any(|w| w.is_live()),
                 Some(_) => {}
             }
             // The borrow ends before the stale waiter is dropped.
@@ -384,7 +398,7 @@ impl<T> Chan<T> {
             let mut fired = Vec::new();
             let mut i = 0;
             while i < q.len() {
-                if q[i].is_observer() && q[i].is_live() {
+                if q[i].is_watching() {
                     fired.extend(q.remove(i));
                 } else {
                     i += 1;
@@ -395,7 +409,7 @@ impl<T> Chan<T> {
         for w in fired {
             // An observer fired earlier in this loop may have been of the
             // same wait, which makes this one stale.
-            if w.is_live() {
+            if w.is_watching() {
                 w.fire(Outcome::Done);
             }
         }
@@ -462,7 +476,7 @@ impl<T> Chan<T> {
         for dir in [Dir::Recv, Dir::Send] {
             let waiters = mem::take(&mut *self.queue(dir).borrow_mut());
             for w in waiters {
-                if w.is_live() {
+                if w.is_live() || w.is_watching() {
                     w.fire(Outcome::Closed);
                 }
             }
