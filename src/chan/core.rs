@@ -172,6 +172,9 @@ pub(crate) struct Chan<T> {
     spare: Cell<Option<Rc<Waiter<T>>>>,
     senders: Cell<usize>,
     receivers: Cell<usize>,
+    /// Whether an observer may be queued: set when one is, cleared when
+    /// `fire_observers` finds none. Spares selects the look at the queues.
+    observed: Cell<bool>,
 }
 
 impl<T> Chan<T> {
@@ -188,6 +191,7 @@ impl<T> Chan<T> {
             spare: Cell::new(None),
             senders: Cell::new(senders),
             receivers: Cell::new(receivers),
+            observed: Cell::new(false),
         }
     }
 
@@ -237,13 +241,26 @@ impl<T> Chan<T> {
     }
 
     /// Whether `q` has a live waiter (observers are not), discarding stale
-    /// ones at its front.
+    /// ones at its front. Every select asks this of every arm's channel: the
+    /// common answers (empty, live front) come first, the rest out of line.
+    #[inline(always)]
     fn has_live(q: &Queue<T>) -> bool {
+        let front_is_live = match q.borrow().front() {
+            None => return false,
+            Some(w) => w.is_live(),
+        };
+        // The borrow has ended: the slow path may pop stale waiters.
+        front_is_live || Self::has_live_past_front(q)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn has_live_past_front(q: &Queue<T>) -> bool {
         loop {
             match q.borrow().front() {
                 None => return false,
                 Some(w) if w.is_live() => return true,
-                // Observers stay; a live waiter may follow them.
+                // Observers stay queued; a live waiter may follow them.
                 Some(w) if w.is_watching() => return q.borrow().iter().any(|w| w.is_live()),
                 Some(_) => {}
             }
@@ -343,7 +360,9 @@ impl<T> Chan<T> {
         value: Option<T>,
     ) -> Rc<Waiter<T>> {
         let node = self.enqueue(dir, g, Some(select), value);
-        self.fire_observers(dir.other());
+        if self.observed.get() {
+            self.fire_observers(dir.other());
+        }
         node
     }
 
@@ -356,6 +375,7 @@ impl<T> Chan<T> {
             case,
             observer: true,
         };
+        self.observed.set(true);
         self.push_waiter(dir, g, Some(select), None)
     }
 
@@ -387,12 +407,10 @@ impl<T> Chan<T> {
         node
     }
 
-    /// Takes the live observers out of the `dir` queue and fires them.
+    /// Takes the watching observers out of the `dir` queue and fires them.
+    #[cold]
     fn fire_observers(&self, dir: Dir) {
         let q = self.queue(dir);
-        if q.borrow().is_empty() {
-            return;
-        }
         let fired: Vec<Rc<Waiter<T>>> = {
             let mut q = q.borrow_mut();
             let mut fired = Vec::new();
@@ -406,6 +424,9 @@ impl<T> Chan<T> {
             }
             fired
         };
+        let watching = |q: &Queue<T>| q.borrow().iter().any(|w| w.is_watching());
+        self.observed
+            .set(watching(&self.sendq) || watching(&self.recvq));
         for w in fired {
             // An observer fired earlier in this loop may have been of the
             // same wait, which makes this one stale.

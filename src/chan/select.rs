@@ -31,7 +31,7 @@ use crate::runtime::{rng, scheduler, GRef, WaitReason};
 
 /// The items the macro's expansion names; not a stable API.
 pub mod private {
-    pub use super::{select, Arm, RecvArm, SendArm, Timeout, WaitCtx};
+    pub use super::{drop_unsent, select, Arm, RecvArm, SendArm, Timeout, WaitCtx};
 }
 
 /// How long a select may block.
@@ -70,6 +70,8 @@ pub trait Arm {
     /// After the readiness wait wakes: withdraws the observer (if it did not
     /// fire).
     fn unwatch(&mut self);
+    /// Whether this is a send arm whose value was not sent.
+    fn has_unsent(&self) -> bool;
     /// Drops a send arm's value that was not sent (no-op for a receive).
     fn drop_unsent(&mut self);
 }
@@ -91,18 +93,39 @@ impl<'r, 'x> Arms for [&'r mut (dyn Arm + 'x)] {
 }
 
 /// Runs a select over `arms` (the macros' entry point); returns the index of
-/// the completed arm, or `None` if none was ready in time. The values of the
-/// send arms that were not chosen are dropped before it returns.
+/// the completed arm, or `None` if none was ready in time.
 ///
 /// # Panics
 ///
-/// When it has to block outside a goroutine; with the first panic of the
-/// unsent values' destructors (after dropping all of them).
+/// When it has to block outside a goroutine.
 pub fn select(arms: &mut [&mut dyn Arm], timeout: Timeout, biased: bool) -> Option<usize> {
     let order = if biased { Order::Biased } else { Order::Random };
-    let chosen = run(arms, timeout, order, "select!");
-    run_all(arms.iter_mut().map(|arm| move || arm.drop_unsent()));
-    chosen
+    run(arms, timeout, order, "select!")
+}
+
+/// Drops the values that the send arms `sends` did not send (the macros call
+/// it with their send arms after the select). One value is dropped plainly
+/// (its panic is the only one); several go through `run_all`, so that one
+/// panicking destructor does not leave the others to be dropped during its
+/// unwinding, which would abort.
+///
+/// # Panics
+///
+/// With the first panic of the destructors, after dropping every value.
+pub fn drop_unsent(sends: &mut [&mut dyn Arm]) {
+    let mut holding = sends.iter_mut().filter(|arm| arm.has_unsent());
+    let Some(first) = holding.next() else {
+        return;
+    };
+    match holding.next() {
+        None => first.drop_unsent(),
+        Some(second) => run_all(
+            [first, second]
+                .into_iter()
+                .chain(holding)
+                .map(|arm| move || arm.drop_unsent()),
+        ),
+    }
 }
 
 /// Which of several ready arms a select takes.
@@ -373,6 +396,10 @@ impl<T> Arm for RecvArm<'_, T> {
         }
     }
 
+    fn has_unsent(&self) -> bool {
+        false
+    }
+
     fn drop_unsent(&mut self) {}
 }
 
@@ -479,6 +506,10 @@ impl<T> Arm for SendArm<'_, T> {
             self.chan.withdraw(Dir::Send, &node);
             self.chan.recycle(node);
         }
+    }
+
+    fn has_unsent(&self) -> bool {
+        self.value.is_some()
     }
 
     fn drop_unsent(&mut self) {

@@ -116,7 +116,7 @@ macro_rules! select_biased {
 macro_rules! __select_parse {
     // All cases parsed.
     (@cases $cases:tt @default $default:tt @rest) => {
-        $crate::__select_bind!(@todo $cases @bound [] @default $default)
+        $crate::__select_bind!(@todo $cases @bound [] @sends [] @default $default)
     };
     // Case heads; the body is parsed next.
     (@cases $c:tt @default $d:tt @rest recv($rx:expr $(,)?) -> $res:pat => $($rest:tt)*) => {
@@ -167,7 +167,7 @@ macro_rules! __select_parse {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_bind {
-    (@todo [((recv $rx:expr, $res:pat) $body:tt) $($todo:tt)*] @bound [$($b:tt)*] @default $d:tt) => {
+    (@todo [((recv $rx:expr, $res:pat) $body:tt) $($todo:tt)*] @bound [$($b:tt)*] @sends $s:tt @default $d:tt) => {
         // A `match` keeps temporaries in `$rx` alive for the whole select; the
         // typed `let` reaches the receiver through references and `Deref`.
         match &$rx {
@@ -175,24 +175,25 @@ macro_rules! __select_bind {
                 let __select_rx: &$crate::Receiver<_> = __select_rx;
                 let mut __select_arm = $crate::chan::__private::RecvArm::new(__select_rx);
                 $crate::__select_bind!(
-                    @todo [$($todo)*] @bound [$($b)* (__select_arm $res $body)] @default $d
+                    @todo [$($todo)*] @bound [$($b)* (__select_arm $res $body)] @sends $s @default $d
                 )
             }
         }
     };
-    (@todo [((send $tx:expr, $v:expr, $res:pat) $body:tt) $($todo:tt)*] @bound [$($b:tt)*] @default $d:tt) => {
+    (@todo [((send $tx:expr, $v:expr, $res:pat) $body:tt) $($todo:tt)*] @bound [$($b:tt)*] @sends [$($s:tt)*] @default $d:tt) => {
         match (&$tx, $v) {
             (__select_tx, __select_v) => {
                 let __select_tx: &$crate::Sender<_> = __select_tx;
                 let mut __select_arm = $crate::chan::__private::SendArm::new(__select_tx, __select_v);
                 $crate::__select_bind!(
-                    @todo [$($todo)*] @bound [$($b)* (__select_arm $res $body)] @default $d
+                    @todo [$($todo)*] @bound [$($b)* (__select_arm $res $body)]
+                    @sends [$($s)* __select_arm] @default $d
                 )
             }
         }
     };
     // No operation at all: wait forever, or for the timeout, or not at all.
-    (@todo [] @bound [] @default $d:tt) => {{
+    (@todo [] @bound [] @sends [] @default $d:tt) => {{
         let _ = $crate::chan::__private::select(
             &mut [],
             $crate::__select_timeout!($d),
@@ -200,12 +201,15 @@ macro_rules! __select_bind {
         );
         $crate::__select_default!($d)
     }};
-    (@todo [] @bound [$(($arm:ident $res:tt $body:tt))+] @default $d:tt) => {{
+    (@todo [] @bound [$(($arm:ident $res:tt $body:tt))+] @sends [$($send:ident)*] @default $d:tt) => {{
         let _ = $crate::chan::__private::select(
             &mut [$(&mut $arm as &mut dyn $crate::chan::__private::Arm),+],
             $crate::__select_timeout!($d),
             __GOSCHED_SELECT_BIASED,
         );
+        // The values of the send cases not chosen, dropped before the body
+        // runs; a select without send cases has nothing to do here.
+        $crate::__select_drop_unsent!($($send)*);
         $(
             if $arm.is_fired() {
                 let $res = $arm.take();
@@ -239,5 +243,14 @@ macro_rules! __select_default {
     };
     ([$t:tt $body:tt]) => {
         $body
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_drop_unsent {
+    () => {};
+    ($($send:ident)+) => {
+        $crate::chan::__private::drop_unsent(&mut [$(&mut $send as &mut dyn $crate::chan::__private::Arm),+])
     };
 }
