@@ -448,6 +448,15 @@ impl<T> Chan<T> {
         drop(removed);
     }
 
+    /// Withdraws an observer queued by [`observe`](Self::observe) (if it did
+    /// not fire) and keeps it for reuse.
+    pub(crate) fn unobserve(&self, dir: Dir, node: Option<Rc<Waiter<T>>>) {
+        if let Some(node) = node {
+            self.withdraw(dir, &node);
+            self.recycle(node);
+        }
+    }
+
     /// Keeps a finished waiter (no longer queued, slot emptied) for reuse.
     #[inline(always)]
     pub(crate) fn recycle(&self, mut node: Rc<Waiter<T>>) {

@@ -390,10 +390,7 @@ impl<T> Arm for RecvArm<'_, T> {
     }
 
     fn unwatch(&mut self) {
-        if let Some(node) = self.node.take() {
-            self.chan.withdraw(Dir::Recv, &node);
-            self.chan.recycle(node);
-        }
+        self.chan.unobserve(Dir::Recv, self.node.take());
     }
 
     fn has_unsent(&self) -> bool {
@@ -502,10 +499,7 @@ impl<T> Arm for SendArm<'_, T> {
     }
 
     fn unwatch(&mut self) {
-        if let Some(node) = self.node.take() {
-            self.chan.withdraw(Dir::Send, &node);
-            self.chan.recycle(node);
-        }
+        self.chan.unobserve(Dir::Send, self.node.take());
     }
 
     fn has_unsent(&self) -> bool {
