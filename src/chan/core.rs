@@ -85,13 +85,36 @@ pub(crate) struct Waiter<T> {
     outcome: Cell<Outcome>,
 }
 
-/// A waiter's place in a select. The observer flag lives here, not in the
-/// waiter, so that plain sends and receives (no select) pay nothing for it.
+/// A waiter's place in a select: the select's "fired" cell and the case
+/// number, whose top bit marks an observer. Packed so that a waiter stays
+/// 64 bytes with its `Rc` header (one cache line for a `u64` channel; a
+/// separate flag made B7, a ring of 1000 goroutines, 19% slower), and so
+/// that plain sends and receives (no select) never look at the flag.
 struct SelectCase {
     ctx: SelectCtx,
-    case: usize,
+    case_and_role: usize,
+}
+
+impl SelectCase {
+    const OBSERVER: usize = 1 << (usize::BITS - 1);
+
+    fn new(ctx: SelectCtx, case: usize, observer: bool) -> SelectCase {
+        debug_assert!(case & Self::OBSERVER == 0, "a select has fewer cases");
+        let role = if observer { Self::OBSERVER } else { 0 };
+        SelectCase {
+            ctx,
+            case_and_role: case | role,
+        }
+    }
+
     /// Only watching for readiness (see the module header).
-    observer: bool,
+    fn observer(&self) -> bool {
+        self.case_and_role & Self::OBSERVER != 0
+    }
+
+    fn case(&self) -> usize {
+        self.case_and_role & !Self::OBSERVER
+    }
 }
 
 impl<T> Waiter<T> {
@@ -103,7 +126,7 @@ impl<T> Waiter<T> {
             && self
                 .select
                 .as_ref()
-                .is_none_or(|sel| !sel.observer && sel.ctx.get() == NOT_FIRED)
+                .is_none_or(|sel| !sel.observer() && sel.ctx.get() == NOT_FIRED)
             && self.has_goroutine()
     }
 
@@ -114,7 +137,7 @@ impl<T> Waiter<T> {
             && self
                 .select
                 .as_ref()
-                .is_some_and(|sel| sel.observer && sel.ctx.get() == NOT_FIRED)
+                .is_some_and(|sel| sel.observer() && sel.ctx.get() == NOT_FIRED)
             && self.has_goroutine()
     }
 
@@ -133,7 +156,7 @@ impl<T> Waiter<T> {
         debug_assert!(self.is_live() || self.is_watching());
         self.outcome.set(outcome);
         if let Some(sel) = &self.select {
-            sel.ctx.set(sel.case);
+            sel.ctx.set(sel.case());
         }
         // Without a scheduler the goroutine was unwound with its `run`.
         if let (Some(s), Some(g)) = (try_scheduler(), &self.g) {
@@ -342,11 +365,7 @@ impl<T> Chan<T> {
         select: Option<(SelectCtx, usize)>,
         value: Option<T>,
     ) -> Rc<Waiter<T>> {
-        let select = select.map(|(ctx, case)| SelectCase {
-            ctx,
-            case,
-            observer: false,
-        });
+        let select = select.map(|(ctx, case)| SelectCase::new(ctx, case, false));
         self.push_waiter(dir, g, select, value)
     }
 
@@ -370,11 +389,7 @@ impl<T> Chan<T> {
     /// readiness wait `select`.
     pub(crate) fn observe(&self, dir: Dir, g: GRef, select: (SelectCtx, usize)) -> Rc<Waiter<T>> {
         let (ctx, case) = select;
-        let select = SelectCase {
-            ctx,
-            case,
-            observer: true,
-        };
+        let select = SelectCase::new(ctx, case, true);
         self.observed.set(true);
         self.push_waiter(dir, g, Some(select), None)
     }
