@@ -583,7 +583,7 @@ impl<T> Sender<T> {
         let done = ctx.done();
         let mut send = SendArm::new(self, value);
         let mut cancelled = RecvArm::new(&done);
-        let chosen = select(&mut [&mut send, &mut cancelled], Timeout::Never);
+        let chosen = select(&mut [&mut send, &mut cancelled], Timeout::Never, false);
         if chosen == Some(0) {
             return send
                 .take()

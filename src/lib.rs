@@ -60,8 +60,9 @@ use std::time::Duration;
 
 pub use block_on::block_on;
 pub use chan::{
-    after, after_func, chan, never, tick, FuncTimer, Receiver, RecvError, RecvTimeoutError, Select,
-    SelectTimeoutError, SelectedOperation, SendError, SendTimeoutError, Sender, Ticker, Timer,
+    after, after_func, chan, never, tick, FuncTimer, ReadyTimeoutError, Receiver, RecvError,
+    RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendError, SendTimeoutError,
+    Sender, Ticker, Timer, TryReadyError,
     TryRecvError, TrySelectError, TrySendError,
 };
 pub use program::{Program, Runtime};
