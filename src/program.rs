@@ -160,7 +160,9 @@ impl Runtime {
         let scheduler = Box::new(Scheduler::new(platform, self.stack_size, self.stack_kind));
         let main = {
             let _enter = Enter::new(&scheduler);
-            let main = scheduler.spawn(Some("main".to_owned()), None, Packet::new(main));
+            let main = scheduler
+                .spawn(Some("main".to_owned()), None, Packet::new(main))
+                .expect("a new scheduler has no goroutine waiting for a stack");
             scheduler.attach_platform(Spawner::new(|future| {
                 crate::go(move || crate::block_on(future));
             }));

@@ -66,7 +66,8 @@ impl Stack {
                 io::ErrorKind::OutOfMemory,
                 format!(
                     "cannot allocate a {} KiB goroutine stack: wasm32 linear memory is \
-                     limited to 4 GiB; use smaller stacks (Builder::stack_size)",
+                     limited to 4 GiB; give goroutines smaller stacks (Runtime::stack_size, \
+                     Builder::stack_size) or keep fewer alive at once",
                     size / 1024
                 ),
             )

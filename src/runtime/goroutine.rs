@@ -10,9 +10,8 @@ use crate::coro::{Coroutine, Identity};
 /// What a goroutine runs, stored inline in its record (one allocation per
 /// goroutine: record, closure and result slot).
 pub(crate) trait Task {
-    /// Runs the goroutine's code on its own stack; `no_stack` instead says why
-    /// no stack could be mapped for it (then nothing runs). Called once.
-    fn run(&self, no_stack: Option<std::io::Error>);
+    /// Runs the goroutine's code on its own stack. Called once.
+    fn run(&self);
 
     /// Drops the code of a goroutine that never ran (shutdown), so that its
     /// captured values are dropped inside `run` like everything else.
@@ -73,6 +72,9 @@ pub(crate) enum State {
     Runnable,
     Running,
     Parked(WaitReason),
+    /// Due to start, but no stack could be had for it: in the scheduler's
+    /// queue of goroutines waiting for one (never in the run queue).
+    WaitingForStack,
     Dead,
 }
 
@@ -150,6 +152,7 @@ impl fmt::Display for G {
             State::Parked(reason) => write!(f, " [{reason}]"),
             State::Runnable => f.write_str(" [runnable]"),
             State::Running => f.write_str(" [running]"),
+            State::WaitingForStack => f.write_str(" [waiting for a stack]"),
             State::Dead => f.write_str(" [dead]"),
         }
     }
