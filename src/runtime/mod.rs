@@ -193,8 +193,8 @@ impl Scheduler {
         let stack_size = stack_size.map_or(self.stack_size, coro::round_to_page);
         let id = self.next_id.get();
         self.next_id.set(id + 1);
-        let g = Rc::new(G::new(id, name, stack_size, task));
-        self.table.borrow_mut().insert(g.clone());
+        let g = goroutine::reuse(id, name, stack_size, task);
+        self.table.borrow_mut().insert(&g);
         self.runq.borrow_mut().push_back(g.clone());
         Ok(g)
     }
@@ -409,7 +409,10 @@ impl Scheduler {
 
     fn retire(&self, g: &GRef) {
         g.state.set(State::Dead);
-        self.table.borrow_mut().remove(g);
+        let record = self.table.borrow_mut().remove(g);
+        if let Some(record) = record {
+            goroutine::recycle(record);
+        }
         if let Body::Started(coro) = std::mem::replace(&mut *g.body.borrow_mut(), Body::Finished) {
             coro.into_stack();
             // Step 7: a stack is free, so the oldest waiter may retry.
