@@ -216,13 +216,16 @@ impl Table {
     }
 }
 
+/// Finished goroutines' records, each list of one concrete type.
+type Records = Vec<(TypeId, Vec<Rc<dyn Any>>)>;
+
 thread_local! {
     /// Records of finished goroutines by concrete type, for [`reuse`]: as Go
     /// keeps its `g`s, a thread keeps every record it made (a burst of short
     /// goroutines then allocates nothing after its first time, and freeing
     /// them cannot make the allocator hand memory back to the kernel only to
     /// fault it in again).
-    static RECORDS: RefCell<Vec<(TypeId, Vec<Rc<dyn Any>>)>> = const { RefCell::new(Vec::new()) };
+    static RECORDS: RefCell<Records> = const { RefCell::new(Vec::new()) };
 }
 
 /// Keeps the record of a goroutine that finished, for a later [`reuse`].
