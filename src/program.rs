@@ -97,11 +97,14 @@ impl Runtime {
         self
     }
 
-    /// Carves goroutine stacks from shared slabs instead of giving each its own
-    /// guard-paged mapping, so that a process can hold a million goroutines
-    /// (guarded stacks stop near 32k at Linux's default `vm.max_map_count`).
-    /// An overflow is detected at the goroutine's next switch by a canary at
-    /// the bottom of its stack and aborts the process with a message.
+    /// Gives goroutines stacks without guard pages, packed half a page
+    /// tighter: a canary at the bottom of each stack detects an overflow at
+    /// the goroutine's next switch and aborts the process with a message.
+    /// Guarded stacks need Linux 6.13 or later to hold a million goroutines
+    /// (before it, each costs two kernel mappings and `vm.max_map_count`
+    /// stops them near 28k); unguarded ones hold a million everywhere, and
+    /// with small stacks (`stack_size(16 * 1024)`) cost less memory each
+    /// (docs/benchmarks.md, "A million goroutines").
     ///
     /// # Safety
     ///
