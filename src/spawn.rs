@@ -36,6 +36,9 @@ pub(crate) struct Packet<F, T> {
     code: Cell<Option<F>>,
     result: RefCell<Option<std::thread::Result<T>>>,
     finished: Cell<bool>,
+    /// The join handle is gone: nobody will take the result, so it is
+    /// dropped as soon as it exists (the record may wait for reuse long after).
+    detached: Cell<bool>,
     joiner: RefCell<Option<GRef>>,
 }
 
@@ -45,6 +48,7 @@ impl<F: FnOnce() -> T, T> Packet<F, T> {
             code: Cell::new(Some(code)),
             result: RefCell::new(None),
             finished: Cell::new(false),
+            detached: Cell::new(false),
             joiner: RefCell::new(None),
         }
     }
@@ -54,7 +58,11 @@ impl<F: FnOnce() -> T, T> Task for Packet<F, T> {
     fn run(&self) {
         let code = self.code.take().expect("a goroutine runs once");
         let result = run_entry(code);
-        *self.result.borrow_mut() = Some(result);
+        if self.detached.get() {
+            drop(result);
+        } else {
+            *self.result.borrow_mut() = Some(result);
+        }
         self.finished.set(true);
         let joiner = self.joiner.borrow_mut().take();
         if let Some(joiner) = joiner {
@@ -74,6 +82,8 @@ pub(crate) trait Joinable<T> {
     fn take_result(&self) -> Option<std::thread::Result<T>>;
     fn is_finished(&self) -> bool;
     fn set_joiner(&self, joiner: GRef);
+    /// The handle is dropped: drops the result now or when it comes.
+    fn detach(&self);
 }
 
 impl<F, T> Joinable<T> for Packet<F, T> {
@@ -87,6 +97,13 @@ impl<F, T> Joinable<T> for Packet<F, T> {
 
     fn set_joiner(&self, joiner: GRef) {
         *self.joiner.borrow_mut() = Some(joiner);
+    }
+
+    fn detach(&self) {
+        self.detached.set(true);
+        // Out of the RefCell before it is dropped: its destructor is user code.
+        let result = self.result.borrow_mut().take();
+        drop(result);
     }
 }
 
@@ -148,6 +165,12 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn id(&self) -> u64 {
         self.g.id
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.g.task.detach();
     }
 }
 
