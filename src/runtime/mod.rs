@@ -16,7 +16,13 @@
 //!    loop fires due timers and takes wake-ups queued by other threads.
 //! 6. With nothing runnable it goes idle (see [`crate::platform`]): the idle
 //!    hook, then the deadlock check, then `Platform::before_idle`.
-//! 7. When the main goroutine returns, the others are unwound (their
+//! 7. A goroutine due to start when no stack can be had (memory, address
+//!    space or kernel mappings used up) waits in the `stackless` queue instead;
+//!    each goroutine that returns its stack lets the oldest waiter retry.
+//!    While any waits, `spawn` fails with the reason (back-pressure, one error
+//!    for the spawner), and if nothing else can run the deadlock report says
+//!    why they wait.
+//! 8. When the main goroutine returns, the others are unwound (their
 //!    destructors run, as at a panic) and their stacks pooled; `run` returns.
 
 mod goroutine;
@@ -27,6 +33,7 @@ mod timer;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +51,9 @@ use timer::{TimerAction, Timers};
 /// Switches between looks at timers and remote wake-ups while goroutines keep
 /// the run queue busy. Reading the clock costs more than a switch.
 const POLL_INTERVAL: u32 = 61;
+
+/// Goroutines the deadlock report lists one by one.
+const DUMP_LINES: usize = 100;
 
 /// Default usable stack size of a goroutine.
 pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
@@ -75,6 +85,10 @@ pub(crate) struct Scheduler {
     idle_hook: RefCell<Option<IdleHook>>,
     stack_size: usize,
     stack_kind: StackKind,
+    /// Step 7: goroutines waiting for a stack, oldest first.
+    stackless: RefCell<VecDeque<GRef>>,
+    /// Why the last stack could not be had, as `spawn` reports it.
+    stack_error: RefCell<String>,
 }
 
 thread_local! {
@@ -164,23 +178,40 @@ impl Scheduler {
             idle_hook: RefCell::new(None),
             stack_size: coro::round_to_page(stack_size),
             stack_kind,
+            stackless: RefCell::new(VecDeque::new()),
+            stack_error: RefCell::new(String::new()),
         }
     }
 
-    /// Creates a goroutine and queues it; its stack is mapped when it first runs.
+    /// Creates a goroutine and queues it; its stack is taken when it first
+    /// runs. Fails while goroutines wait for a stack (step 7).
     pub(crate) fn spawn<E: Task + 'static>(
         &self,
         name: Option<String>,
         stack_size: Option<usize>,
         task: E,
-    ) -> Rc<G<E>> {
+    ) -> io::Result<Rc<G<E>>> {
+        if let Some(waiting) = self.stack_shortage() {
+            return Err(io::Error::new(io::ErrorKind::OutOfMemory, waiting));
+        }
         let stack_size = stack_size.map_or(self.stack_size, coro::round_to_page);
         let id = self.next_id.get();
         self.next_id.set(id + 1);
-        let g = Rc::new(G::new(id, name, stack_size, task));
-        self.table.borrow_mut().insert(g.clone());
+        let g = goroutine::reuse(id, name, stack_size, task);
+        self.table.borrow_mut().insert(&g);
         self.runq.borrow_mut().push_back(g.clone());
-        g
+        Ok(g)
+    }
+
+    /// While goroutines wait for a stack: how many, and why.
+    fn stack_shortage(&self) -> Option<String> {
+        let waiting = self.stackless.borrow().len();
+        (waiting > 0).then(|| {
+            format!(
+                "{waiting} goroutine(s) wait for a stack: {}",
+                self.stack_error.borrow()
+            )
+        })
     }
 
     /// Whether the "running" goroutine is one that teardown is unwinding.
@@ -211,7 +242,7 @@ impl Scheduler {
                 self.runq.borrow_mut().push_back(g.clone());
             }
             State::Running => g.token.set(true),
-            State::Runnable | State::Dead => {}
+            State::Runnable | State::WaitingForStack | State::Dead => {}
         }
     }
 
@@ -372,8 +403,13 @@ impl Scheduler {
         g.state.set(State::Running);
         let resumed = {
             let mut body = g.body.borrow_mut();
-            if let Body::NotStarted { .. } = &*body {
-                self.start(&g, &mut body);
+            if let Body::NotStarted { stack_size } = *body {
+                if !self.start(&g, &mut body, stack_size) {
+                    g.state.set(State::WaitingForStack);
+                    drop(body);
+                    self.stackless.borrow_mut().push_back(g);
+                    return Resumed::Suspended;
+                }
             }
             match &mut *body {
                 Body::Started(coro) => {
@@ -394,31 +430,39 @@ impl Scheduler {
         resumed
     }
 
-    /// Gives a goroutine about to run for the first time its stack; if none can
-    /// be mapped, its entry learns why instead of running.
-    fn start(&self, g: &GRef, body: &mut Body) {
-        let Body::NotStarted { stack_size } = *body else {
-            return;
-        };
-        *body = Body::Finished;
+    /// Gives a goroutine about to run for the first time its stack; false if
+    /// none can be had (step 7).
+    fn start(&self, g: &GRef, body: &mut Body, stack_size: usize) -> bool {
         match coro::acquire(stack_size, self.stack_kind) {
             Ok(stack) => {
                 let owner = g.clone();
                 // SAFETY: the name lives in `g`'s record, which the body's
                 // `owner` keeps alive and in place as long as the coroutine.
-                let coro =
-                    unsafe { Coroutine::new(stack, g.identity(), move || owner.task.run(None)) };
+                let coro = unsafe { Coroutine::new(stack, g.identity(), move || owner.task.run()) };
                 *body = Body::Started(coro);
+                true
             }
-            Err(error) => g.task.run(Some(error)),
+            Err(error) => {
+                *self.stack_error.borrow_mut() = error.to_string();
+                false
+            }
         }
     }
 
     fn retire(&self, g: &GRef) {
         g.state.set(State::Dead);
-        self.table.borrow_mut().remove(g);
+        let record = self.table.borrow_mut().remove(g);
+        if let Some(record) = record {
+            goroutine::recycle(record);
+        }
         if let Body::Started(coro) = std::mem::replace(&mut *g.body.borrow_mut(), Body::Finished) {
             coro.into_stack();
+            // Step 7: a stack is free, so the oldest waiter may retry.
+            let waiter = self.stackless.borrow_mut().pop_front();
+            if let Some(waiter) = waiter {
+                waiter.state.set(State::Runnable);
+                self.runq.borrow_mut().push_back(waiter);
+            }
         }
     }
 
@@ -496,13 +540,33 @@ impl Scheduler {
         self.timers.borrow_mut().purge_and_next_deadline()
     }
 
+    /// The goroutine dump: one line per goroutine, except that beyond
+    /// [`DUMP_LINES`] the rest is counted by state.
     fn deadlock_report(&self) -> String {
         let mut report = String::from("all goroutines are asleep - deadlock!\n");
+        if let Some(waiting) = self.stack_shortage() {
+            let _ = write!(report, "\n{waiting}\n");
+        }
         let table = self.table.borrow();
         let mut all: Vec<&GRef> = table.iter().collect();
         all.sort_by_key(|g| g.id);
-        for g in all {
+        for g in all.iter().take(DUMP_LINES) {
             let _ = write!(report, "\n{g}");
+        }
+        if all.len() > DUMP_LINES {
+            let mut rest: Vec<(String, usize)> = Vec::new();
+            for g in &all[DUMP_LINES..] {
+                let line = g.to_string();
+                let state = line[line.rfind(" [").unwrap_or(line.len())..].to_owned();
+                match rest.iter_mut().find(|(s, _)| *s == state) {
+                    Some((_, n)) => *n += 1,
+                    None => rest.push((state, 1)),
+                }
+            }
+            let _ = write!(report, "\n... and {} more:", all.len() - DUMP_LINES);
+            for (state, n) in rest {
+                let _ = write!(report, "\n{n} x{state}");
+            }
         }
         report
     }
@@ -512,6 +576,7 @@ impl Scheduler {
     pub(crate) fn teardown(&self) {
         loop {
             self.runq.borrow_mut().clear();
+            self.stackless.borrow_mut().clear();
             let victims: Vec<GRef> = self.table.borrow().iter().cloned().collect();
             if victims.is_empty() {
                 break;
