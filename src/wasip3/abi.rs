@@ -64,6 +64,15 @@ pub(super) fn waitable_set_poll(set: u32) -> Option<Event> {
     event(kind, payload)
 }
 
+/// The event a callback-lifted export's callback receives as its arguments.
+pub(super) fn event_of(kind: u32, waitable: u32, code: u32) -> Event {
+    Event {
+        kind: EventKind::from_raw(kind),
+        waitable,
+        code,
+    }
+}
+
 fn event(kind: u32, [waitable, code]: [u32; 2]) -> Option<Event> {
     (kind != EVENT_NONE).then(|| Event {
         kind: EventKind::from_raw(kind),

@@ -25,9 +25,11 @@
 
 mod abi;
 mod entry;
+pub mod http;
 pub(crate) mod platform;
 mod reactor;
 mod stdout;
+mod stream_io;
 
 use std::future::Future;
 use std::pin::Pin;

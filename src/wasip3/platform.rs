@@ -30,6 +30,9 @@ use ::wasip3 as bindings;
 pub struct Wasip3Platform {
     /// Monotonic clock reading at creation, in nanoseconds.
     epoch_ns: u64,
+    /// Inside callback-lifted exports: never block, give control back to the
+    /// export (which waits through the host) when nothing is ready.
+    returns_to_host: bool,
 }
 
 impl Wasip3Platform {
@@ -38,7 +41,18 @@ impl Wasip3Platform {
         reactor::attach();
         Wasip3Platform {
             epoch_ns: bindings::clocks::monotonic_clock::now(),
+            returns_to_host: false,
         }
+    }
+
+    /// The platform of a scheduler that callback-lifted exports drive
+    /// (`gosched::wasip3::http`): when no goroutine can run it returns to the
+    /// export instead of blocking, and it never reports a deadlock, since the
+    /// host may call an export at any time.
+    pub(crate) fn for_exports() -> Wasip3Platform {
+        let mut platform = Wasip3Platform::new();
+        platform.returns_to_host = true;
+        platform
     }
 }
 
@@ -65,11 +79,15 @@ impl Platform for Wasip3Platform {
             let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
             self.epoch_ns.saturating_add(d)
         });
-        reactor::wait_for_events(deadline_ns)
+        if self.returns_to_host {
+            reactor::poll_events(deadline_ns)
+        } else {
+            reactor::wait_for_events(deadline_ns)
+        }
     }
 
     fn has_event_sources(&self) -> bool {
-        reactor::waiter_count() > 0
+        self.returns_to_host || reactor::waiter_count() > 0
     }
 
     fn unparker(&self) -> Unparker {

@@ -67,6 +67,14 @@ struct Reactor {
     previous_task: usize,
     /// Runs `wit_bindgen::spawn_local`'s futures; handed down by the runtime.
     spawner: Option<Spawner>,
+    /// Callback-lifted exports: the current task may not touch the set's
+    /// events (another task waits on it; see `gosched::wasip3::http`).
+    polling_forbidden: bool,
+    /// ... and the timer should have changed meanwhile.
+    poll_wanted: bool,
+    /// Events of waitables nobody registered here (an export's own, joined
+    /// to the set by its driver), kept for it.
+    foreign: Vec<Event>,
 }
 
 thread_local! {
@@ -318,6 +326,54 @@ pub(super) fn wait_for_events(deadline_ns: Option<u64>) -> Idle {
     Idle::Resume
 }
 
+/// The non-blocking [`wait_for_events`] of a callback-lifted export: delivers
+/// the events that are ready and answers [`Idle::Resume`], or, with none,
+/// [`Idle::ReturnToHost`] (the export then waits on [`set`] through the host).
+pub(super) fn poll_events(deadline_ns: Option<u64>) -> Idle {
+    let polled = REACTOR.with_borrow_mut(|r| {
+        if r.polling_forbidden {
+            r.poll_wanted |= r.timer.as_ref().map(|t| t.deadline_ns) != deadline_ns;
+            return None;
+        }
+        Some((r.set, !set_timer(r, deadline_ns)))
+    });
+    let Some((set, passed)) = polled else {
+        return Idle::ReturnToHost;
+    };
+    let mut event = abi::waitable_set_poll(set);
+    if event.is_none() && !passed {
+        return Idle::ReturnToHost;
+    }
+    while let Some(ready) = event {
+        deliver(ready);
+        event = abi::waitable_set_poll(set);
+    }
+    Idle::Resume
+}
+
+/// Whether [`poll_events`] may take events and change the timer: only the
+/// task that waits on the set may (wasmtime 49 reports "BUG: delivering
+/// non-present event" when another task takes an event meant for it).
+pub(super) fn allow_polling(allowed: bool) {
+    REACTOR.with_borrow_mut(|r| r.polling_forbidden = !allowed);
+}
+
+/// Whether a task not allowed to poll wanted the timer changed since the
+/// last call: the task that polls should then run.
+pub(super) fn take_poll_wanted() -> bool {
+    REACTOR.with_borrow_mut(|r| std::mem::take(&mut r.poll_wanted))
+}
+
+/// Events of waitables that an export's driver joined to the set itself.
+pub(super) fn take_foreign_events() -> Vec<Event> {
+    REACTOR.with_borrow_mut(|r| std::mem::take(&mut r.foreign))
+}
+
+/// The scheduler's waitable-set (0 outside `gosched::run`).
+pub(super) fn set() -> u32 {
+    REACTOR.with_borrow(|r| r.set)
+}
+
 /// Makes the timer subtask match `deadline_ns`: keeps it if it already does,
 /// else cancels it and starts a new `wait-until`. Returns `false` if the
 /// deadline has passed already.
@@ -344,7 +400,7 @@ fn set_timer(r: &mut Reactor, deadline_ns: Option<u64>) -> bool {
 }
 
 /// Hands one event to whoever waits for its waitable.
-fn deliver(event: Event) {
+pub(super) fn deliver(event: Event) {
     let waiter = REACTOR.with_borrow_mut(|r| {
         if r.timer.as_ref().map(|t| t.subtask) == Some(event.waitable) {
             if event.code == abi::STATUS_RETURNED {
@@ -355,8 +411,10 @@ fn deliver(event: Event) {
             return None;
         }
         let waiter = r.waiters.remove(&event.waitable);
-        // Unknown waitables cannot be in the set; leaving it is idempotent.
         abi::waitable_join(event.waitable, 0);
+        if waiter.is_none() {
+            r.foreign.push(event);
+        }
         waiter
     });
     match waiter {

@@ -1,0 +1,356 @@
+//! The callback-lifted `wasi:http/handler@0.3.0#handle` export: one
+//! component-model task per request, one goroutine per task, one scheduler
+//! for all of them.
+//!
+//! A callback-lifted export never blocks: each entry (`start`, `callback`)
+//! runs the scheduler until no goroutine can run ([`Program::poll`] with a
+//! platform that returns to its host), then tells the host EXIT (after
+//! `task.return`) or WAIT on a waitable-set. The scheduler's waitables all
+//! live in its one set, whose events go to whichever task waits on it, and a
+//! task may `task.return` only for itself. Hence:
+//!
+//! Invariants:
+//! * at most one pending task, the *poller*, waits on the scheduler's set;
+//!   every other pending task waits on a set of its own that holds only its
+//!   *wake stream* (a `stream<unit>` with a read pending);
+//! * the poller's wake read sits in the scheduler's set instead, so any task
+//!   can wake any other by writing one unit to its stream;
+//! * a task's response is returned only in that task's own entry.
+//!
+//! Protocol of one entry of task T:
+//!
+//! 1. `start` makes the task's record (its set, its wake stream) and starts
+//!    the handler goroutine; `callback` takes the record back from context
+//!    slot 0 and delivers the host's event: T's wake read completed, or an
+//!    event of the scheduler's set (T is the poller), or CANCEL.
+//! 2. The scheduler runs until idle; it polls its set without blocking.
+//! 3. Every other task whose response became ready meanwhile is woken.
+//! 4. If T's response is ready: `task.return`, T's record is torn down, and
+//!    if T was the poller another pending task is woken to take its place;
+//!    EXIT. Otherwise T re-arms its wake read and waits: on the scheduler's
+//!    set if there is no poller or T is it, else on its own set.
+//!
+//! With no request in flight nobody waits on the scheduler's set: background
+//! goroutines (timers, imports) make progress again at the next request.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::task::Poll;
+
+use super::super::abi::{self, Event};
+use super::super::bindings::http::types as wasi;
+use super::super::{reactor, Wasip3Platform};
+use super::{respond, Handler};
+use crate::Program;
+
+const EVENT_NONE: u32 = 0;
+const EVENT_CANCEL: u32 = 6;
+const CALLBACK_EXIT: u32 = 0;
+const CALLBACK_WAIT: u32 = 2;
+/// A unit write whose reader was waiting: completed, one item.
+const WROTE_ONE: u32 = 1 << 4;
+/// A stream operation that has not completed yet.
+const BLOCKED: u32 = u32::MAX;
+
+#[link(wasm_import_module = "$root")]
+unsafe extern "C" {
+    #[link_name = "[context-get-0]"]
+    fn context_get() -> *mut u8;
+    #[link_name = "[context-set-0]"]
+    fn context_set(value: *mut u8);
+    #[link_name = "[stream-new-unit]"]
+    fn unit_stream_new() -> u64;
+    #[link_name = "[async-lower][stream-read-unit]"]
+    fn unit_stream_read(stream: u32, buffer: *mut u8, count: usize) -> u32;
+    #[link_name = "[async-lower][stream-write-unit]"]
+    fn unit_stream_write(stream: u32, buffer: *const u8, count: usize) -> u32;
+    #[link_name = "[stream-cancel-read-unit]"]
+    fn unit_stream_cancel_read(stream: u32) -> u32;
+    #[link_name = "[stream-drop-readable-unit]"]
+    fn unit_stream_drop_readable(stream: u32);
+    #[link_name = "[stream-drop-writable-unit]"]
+    fn unit_stream_drop_writable(stream: u32);
+}
+
+#[link(wasm_import_module = "[export]wasi:http/handler@0.3.0")]
+unsafe extern "C" {
+    /// `task.return` of `handle`: `result<response, error-code>` flattened;
+    /// `Ok(response)` is discriminant 0 and the handle, the rest unused.
+    #[link_name = "[task-return]handle"]
+    fn task_return(tag: i32, handle: i32, a: i32, b: u64, c: i32, d: i32, e: i32, f: i32);
+}
+
+#[link(wasm_import_module = "[export]$root")]
+unsafe extern "C" {
+    #[link_name = "[task-cancel]"]
+    fn task_cancel();
+}
+
+/// Encoded WIT of `world service-export { export wasi:http/handler@0.3.0; }`
+/// (src/wasip3/http/service-export.wit; tools/wasip3-run --check-type).
+#[used]
+#[unsafe(link_section = "component-type:gosched:wasip3@0.1.0:service-export")]
+static SERVICE_EXPORT_TYPE: [u8; include_bytes!("service-export.component-type").len()] =
+    *include_bytes!("service-export.component-type");
+
+/// One request's task.
+struct Call {
+    /// The response resource, once the handler goroutine has made it and
+    /// until `task.return` sends it.
+    response: Cell<Option<u32>>,
+    /// The goroutine has written the whole body: the task may end.
+    finished: Cell<bool>,
+    /// The task's own waitable-set (its wake read waits there unless it polls).
+    set: u32,
+    wake_reader: u32,
+    wake_writer: u32,
+    reading: Cell<bool>,
+    /// A unit was written and its event has not been seen yet.
+    woken: Cell<bool>,
+}
+
+impl Call {
+    fn new() -> Call {
+        // SAFETY: no arguments; returns the readable end in the low half and
+        // the writable end in the high half.
+        let ends = unsafe { unit_stream_new() };
+        Call {
+            response: Cell::new(None),
+            finished: Cell::new(false),
+            set: abi::waitable_set_new(),
+            wake_reader: ends as u32,
+            wake_writer: (ends >> 32) as u32,
+            reading: Cell::new(false),
+            woken: Cell::new(false),
+        }
+    }
+
+    /// Whether the task has something to do in its own entry: return its
+    /// response, or end.
+    fn ready(&self) -> bool {
+        self.response.get().is_some() || self.finished.get()
+    }
+
+    /// Makes sure a read is pending on the wake stream.
+    fn arm(&self) {
+        if !self.reading.get() {
+            // SAFETY: a unit read has no buffer to write to.
+            let status = unsafe { unit_stream_read(self.wake_reader, std::ptr::null_mut(), 1) };
+            assert_eq!(status, BLOCKED, "gosched: wake stream read did not block");
+            self.reading.set(true);
+        }
+    }
+
+    /// Wakes the task: completes its pending wake read.
+    fn wake(&self) {
+        if self.reading.get() && !self.woken.get() {
+            // SAFETY: a unit write has no buffer to read from.
+            let status = unsafe { unit_stream_write(self.wake_writer, std::ptr::null(), 1) };
+            assert_eq!(
+                status, WROTE_ONE,
+                "gosched: wake stream write did not complete"
+            );
+            self.woken.set(true);
+        }
+    }
+
+    /// The host delivered the wake read's completion.
+    fn woke(&self) {
+        self.reading.set(false);
+        self.woken.set(false);
+    }
+
+    /// Releases the wake stream and the set (the task is ending).
+    fn tear_down(&self) {
+        abi::waitable_join(self.wake_reader, 0);
+        // SAFETY: handle-only built-ins on handles this record owns; the read
+        // is cancelled (out of any set, as required) before its end is dropped.
+        unsafe {
+            if self.reading.replace(false) {
+                unit_stream_cancel_read(self.wake_reader);
+            }
+            unit_stream_drop_readable(self.wake_reader);
+            unit_stream_drop_writable(self.wake_writer);
+        }
+        abi::waitable_set_drop(self.set);
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        // A response whose task was cancelled: nobody will take it.
+        if let Some(handle) = self.response.take() {
+            // SAFETY: the handler goroutine gave up this owned handle.
+            drop(unsafe { wasi::Response::from_handle(handle) });
+        }
+    }
+}
+
+struct Driver {
+    program: Program<()>,
+    pending: Vec<Rc<Call>>,
+    poller: Option<Rc<Call>>,
+}
+
+thread_local! {
+    static DRIVER: RefCell<Option<Driver>> = const { RefCell::new(None) };
+}
+
+/// `[async-lift]wasi:http/handler@0.3.0#handle`: starts a request's task.
+///
+/// # Safety
+///
+/// Called by the host (through [`service!`](super::service)) with an owned
+/// `request` handle, once per task.
+pub unsafe fn start(request: u32, handler: Handler, init: fn()) -> u32 {
+    std::hint::black_box(SERVICE_EXPORT_TYPE.as_ptr());
+    super::super::bindings::wit_bindgen::rt::run_ctors_once();
+    let call = Rc::new(Call::new());
+    DRIVER.with_borrow_mut(|driver| {
+        let driver = driver.get_or_insert_with(|| Driver::new(init));
+        driver.pending.push(call.clone());
+        let done = call.clone();
+        driver.program.enter(|| {
+            crate::go(move || {
+                // SAFETY: the host gave this task the handle.
+                let request = unsafe { wasi::Request::from_handle(request) };
+                let (response, send_body) = respond(request, handler);
+                done.response.set(Some(response.take_handle()));
+                // Blocks until the host reads, after `task.return`.
+                send_body();
+                done.finished.set(true);
+            })
+        });
+        driver.step(&call, None)
+    })
+}
+
+/// `[callback][async-lift]wasi:http/handler@0.3.0#handle`: an event for a
+/// task that `start` began.
+///
+/// # Safety
+///
+/// Called by the host only for tasks whose context slot 0 `start` or an
+/// earlier callback set.
+pub unsafe fn callback(event: u32, waitable: u32, code: u32) -> u32 {
+    // SAFETY: slot 0 holds the `Rc<Call>` leaked when the task last waited.
+    let call = unsafe {
+        let raw = context_get();
+        context_set(std::ptr::null_mut());
+        Rc::from_raw(raw.cast::<Call>())
+    };
+    DRIVER.with_borrow_mut(|driver| {
+        let driver = driver
+            .as_mut()
+            .expect("gosched: http callback before start");
+        if event == EVENT_CANCEL {
+            driver.finish(&call);
+            // SAFETY: ends this task, which has not returned.
+            unsafe { task_cancel() };
+            return CALLBACK_EXIT;
+        }
+        let event = (event != EVENT_NONE).then(|| abi::event_of(event, waitable, code));
+        driver.step(&call, event)
+    })
+}
+
+impl Driver {
+    fn new(init: fn()) -> Driver {
+        let program = crate::Runtime::new()
+            .platform(Wasip3Platform::for_exports())
+            .start(move || {
+                init();
+                // Main stays parked: its return would end the scheduler.
+                let (_keep, never) = crate::chan::<()>(0);
+                let _ = never.recv();
+            });
+        Driver {
+            program,
+            pending: Vec::new(),
+            poller: None,
+        }
+    }
+
+    /// Steps 1-4 for `call`, with the host's `event` if any.
+    fn step(&mut self, call: &Rc<Call>, event: Option<Event>) -> u32 {
+        let polls = match &self.poller {
+            None => true,
+            Some(poller) => Rc::ptr_eq(poller, call),
+        };
+        reactor::allow_polling(polls);
+        let code = self.step_allowed(call, event, polls);
+        if !polls && reactor::take_poll_wanted() {
+            // A new earliest timer: the poller must re-arm the clock.
+            if let Some(poller) = &self.poller {
+                poller.wake();
+            }
+        }
+        code
+    }
+
+    fn step_allowed(&mut self, call: &Rc<Call>, event: Option<Event>, polls: bool) -> u32 {
+        match event {
+            Some(event) if event.waitable == call.wake_reader => call.woke(),
+            Some(event) => self.program.enter(|| reactor::deliver(event)),
+            None => {}
+        }
+        self.run();
+        for other in &self.pending {
+            if !Rc::ptr_eq(other, call) && other.ready() {
+                other.wake();
+            }
+        }
+        if let Some(response) = call.response.take() {
+            // SAFETY: `Ok(response)` for this task, which is current.
+            unsafe { task_return(0, response as i32, 0, 0, 0, 0, 0, 0) };
+            // The body writer can go on now that the host has the response.
+            self.run();
+        }
+        if call.finished.get() {
+            self.finish(call);
+            return CALLBACK_EXIT;
+        }
+        call.arm();
+        let set = if polls {
+            self.poller = Some(call.clone());
+            reactor::set()
+        } else {
+            call.set
+        };
+        abi::waitable_join(call.wake_reader, set);
+        // SAFETY: the callback takes this reference back.
+        unsafe { context_set(Rc::into_raw(call.clone()).cast_mut().cast()) };
+        CALLBACK_WAIT | (set << 4)
+    }
+
+    /// Runs goroutines until none can run; notes the wake reads that the
+    /// scheduler's polling completed (the poller's sits in its set).
+    fn run(&mut self) {
+        if let Poll::Ready(()) = self.program.poll() {
+            unreachable!("gosched: the http service's main goroutine returned");
+        }
+        for event in reactor::take_foreign_events() {
+            if let Some(call) = self
+                .pending
+                .iter()
+                .find(|c| c.wake_reader == event.waitable)
+            {
+                call.woke();
+            }
+        }
+    }
+
+    /// Forgets an ending task; a poller hands over to another pending task.
+    fn finish(&mut self, call: &Rc<Call>) {
+        self.pending.retain(|other| !Rc::ptr_eq(other, call));
+        call.tear_down();
+        // The set needs a waiter again if this task was it, or if there has
+        // been none since the last poller ended.
+        if self.poller.as_ref().is_none_or(|p| Rc::ptr_eq(p, call)) {
+            self.poller = None;
+            if let Some(next) = self.pending.first() {
+                next.wake();
+            }
+        }
+    }
+}
