@@ -14,7 +14,8 @@
 //! goroutines. Older wit-bindgens read it as the V2 prefix it starts with.
 //!
 //! Invariants:
-//! * a waitable in `waiters` is joined to the set; one that is not is not;
+//! * a waitable in `waiters` is joined to the set `homes` names (the one set
+//!   of a command; a task's own set in an export); one that is not is not;
 //! * an event is delivered at most once: the waitable leaves the set and the
 //!   map before its callback runs (wit-bindgen re-registers it when the
 //!   operation is not finished yet);
@@ -54,6 +55,8 @@ pub(super) struct RawWait {
 struct Timer {
     subtask: u32,
     deadline_ns: u64,
+    /// The set the subtask is joined to.
+    set: u32,
 }
 
 #[derive(Default)]
@@ -67,11 +70,12 @@ struct Reactor {
     previous_task: usize,
     /// Runs `wit_bindgen::spawn_local`'s futures; handed down by the runtime.
     spawner: Option<Spawner>,
-    /// Callback-lifted exports: the current task may not touch the set's
-    /// events (another task waits on it; see `gosched::wasip3::http`).
-    polling_forbidden: bool,
-    /// ... and the timer should have changed meanwhile.
-    poll_wanted: bool,
+    /// The set each waiter's waitable is joined to: `set` when it was
+    /// registered. Callback-lifted exports switch `set` to the current task's
+    /// own set (see `gosched::wasip3::http`), so waitables live in several.
+    homes: BTreeMap<u32, u32>,
+    /// The set made at attach; exports park waitables there while no task runs.
+    parked: u32,
     /// Events of waitables nobody registered here (an export's own, joined
     /// to the set by its driver), kept for it.
     foreign: Vec<Event>,
@@ -213,6 +217,7 @@ pub(super) fn attach() {
         r.users += 1;
         if r.users == 1 {
             r.set = abi::waitable_set_new();
+            r.parked = r.set;
             let task = std::ptr::addr_of!(TASK.0).cast_mut().cast::<c_void>();
             // SAFETY: `TASK` is a valid V3 record for the program's lifetime.
             r.previous_task = unsafe { wasip3_task_set(task) } as usize;
@@ -244,7 +249,9 @@ pub(super) fn detach() {
         if let Some(timer) = r.timer.take() {
             abi::cancel_subtask(timer.subtask);
         }
-        abi::waitable_set_drop(std::mem::take(&mut r.set));
+        r.homes.clear();
+        r.set = 0;
+        abi::waitable_set_drop(std::mem::take(&mut r.parked));
         // SAFETY: restores the record that was current before `attach`.
         unsafe { wasip3_task_set(r.previous_task as *mut c_void) };
         (std::mem::take(&mut r.waiters), r.spawner.take())
@@ -263,6 +270,7 @@ fn add_waiter(waitable: u32, waiter: Waiter) -> Option<Waiter> {
         let previous = r.waiters.insert(waitable, waiter);
         if previous.is_none() {
             abi::waitable_join(waitable, r.set);
+            r.homes.insert(waitable, r.set);
         }
         previous
     })
@@ -273,6 +281,7 @@ fn remove_waiter(waitable: u32) -> Option<Waiter> {
         let waiter = r.waiters.remove(&waitable);
         if waiter.is_some() {
             abi::waitable_join(waitable, 0);
+            r.homes.remove(&waitable);
         }
         waiter
     })
@@ -327,19 +336,11 @@ pub(super) fn wait_for_events(deadline_ns: Option<u64>) -> Idle {
 }
 
 /// The non-blocking [`wait_for_events`] of a callback-lifted export: delivers
-/// the events that are ready and answers [`Idle::Resume`], or, with none,
-/// [`Idle::ReturnToHost`] (the export then waits on [`set`] through the host).
+/// the events of the current set that are ready and answers [`Idle::Resume`],
+/// or, with none, [`Idle::ReturnToHost`] (the export then waits through the
+/// host).
 pub(super) fn poll_events(deadline_ns: Option<u64>) -> Idle {
-    let polled = REACTOR.with_borrow_mut(|r| {
-        if r.polling_forbidden {
-            r.poll_wanted |= r.timer.as_ref().map(|t| t.deadline_ns) != deadline_ns;
-            return None;
-        }
-        Some((r.set, !set_timer(r, deadline_ns)))
-    });
-    let Some((set, passed)) = polled else {
-        return Idle::ReturnToHost;
-    };
+    let (set, passed) = REACTOR.with_borrow_mut(|r| (r.set, !set_timer(r, deadline_ns)));
     let mut event = abi::waitable_set_poll(set);
     if event.is_none() && !passed {
         return Idle::ReturnToHost;
@@ -351,27 +352,38 @@ pub(super) fn poll_events(deadline_ns: Option<u64>) -> Idle {
     Idle::Resume
 }
 
-/// Whether [`poll_events`] may take events and change the timer: only the
-/// task that waits on the set may (wasmtime 49 reports "BUG: delivering
-/// non-present event" when another task takes an event meant for it).
-pub(super) fn allow_polling(allowed: bool) {
-    REACTOR.with_borrow_mut(|r| r.polling_forbidden = !allowed);
+/// Callback-lifted exports: from now on waitables join `set` (the current
+/// task's own) and [`poll_events`] polls it; returns the set used before.
+pub(super) fn use_set(set: u32) -> u32 {
+    REACTOR.with_borrow_mut(|r| std::mem::replace(&mut r.set, set))
 }
 
-/// Whether a task not allowed to poll wanted the timer changed since the
-/// last call: the task that polls should then run.
-pub(super) fn take_poll_wanted() -> bool {
-    REACTOR.with_borrow_mut(|r| std::mem::take(&mut r.poll_wanted))
+/// The set made at attach, where an export's waitables wait while no task
+/// runs.
+pub(super) fn parked_set() -> u32 {
+    REACTOR.with_borrow(|r| r.parked)
+}
+
+/// Moves every waitable joined to `from` (and the timer, if there) to `to`:
+/// a task that ends hands its pending operations to one that waits.
+pub(super) fn rehome(from: u32, to: u32) {
+    REACTOR.with_borrow_mut(|r| {
+        for (&waitable, set) in r.homes.iter_mut() {
+            if *set == from {
+                abi::waitable_join(waitable, to);
+                *set = to;
+            }
+        }
+        if let Some(timer) = r.timer.as_mut().filter(|t| t.set == from) {
+            abi::waitable_join(timer.subtask, to);
+            timer.set = to;
+        }
+    });
 }
 
 /// Events of waitables that an export's driver joined to the set itself.
 pub(super) fn take_foreign_events() -> Vec<Event> {
     REACTOR.with_borrow_mut(|r| std::mem::take(&mut r.foreign))
-}
-
-/// The scheduler's waitable-set (0 outside `gosched::run`).
-pub(super) fn set() -> u32 {
-    REACTOR.with_borrow(|r| r.set)
 }
 
 /// Makes the timer subtask match `deadline_ns`: keeps it if it already does,
@@ -395,6 +407,7 @@ fn set_timer(r: &mut Reactor, deadline_ns: Option<u64>) -> bool {
     r.timer = Some(Timer {
         subtask,
         deadline_ns,
+        set: r.set,
     });
     true
 }
@@ -411,6 +424,7 @@ pub(super) fn deliver(event: Event) {
             return None;
         }
         let waiter = r.waiters.remove(&event.waitable);
+        r.homes.remove(&event.waitable);
         abi::waitable_join(event.waitable, 0);
         if waiter.is_none() {
             r.foreign.push(event);

@@ -188,8 +188,13 @@ impl Body {
             Ok(Err(bad)) => Err(ErrorCode::InternalError(Some(bad.to_string()))),
             Err(message) => Err(ErrorCode::InternalError(Some(message))),
         };
-        // The host may have gone (the client hung up): nothing to report to.
-        let _ = crate::block_on(trailers.write(value));
+        match value {
+            // Dropping the writer sends its default, `Ok(None)`, without
+            // waiting for the host to take it.
+            Ok(None) => drop(trailers),
+            // The host may have gone (the client hung up): nothing to report to.
+            value => drop(crate::block_on(trailers.write(value))),
+        }
     }
 }
 

@@ -189,7 +189,6 @@ impl Drop for Call {
 struct Driver {
     program: Program<()>,
     pending: Vec<Rc<Call>>,
-    poller: Option<Rc<Call>>,
 }
 
 thread_local! {
@@ -267,64 +266,47 @@ impl Driver {
         Driver {
             program,
             pending: Vec::new(),
-            poller: None,
         }
     }
 
     /// Steps 1-4 for `call`, with the host's `event` if any.
     fn step(&mut self, call: &Rc<Call>, event: Option<Event>) -> u32 {
-        let polls = match &self.poller {
-            None => true,
-            Some(poller) => Rc::ptr_eq(poller, call),
-        };
-        reactor::allow_polling(polls);
-        let code = self.step_allowed(call, event, polls);
-        if !polls && reactor::take_poll_wanted() {
-            // A new earliest timer: the poller must re-arm the clock.
-            if let Some(poller) = &self.poller {
-                poller.wake();
-            }
-        }
-        code
-    }
-
-    fn step_allowed(&mut self, call: &Rc<Call>, event: Option<Event>, polls: bool) -> u32 {
+        reactor::use_set(call.set);
+        // Operations left behind while no task ran: this task waits for them.
+        reactor::rehome(reactor::parked_set(), call.set);
         match event {
             Some(event) if event.waitable == call.wake_reader => call.woke(),
             Some(event) => self.program.enter(|| reactor::deliver(event)),
             None => {}
         }
         self.run();
-        for other in &self.pending {
-            if !Rc::ptr_eq(other, call) && other.ready() {
-                other.wake();
-            }
-        }
         if let Some(response) = call.response.take() {
             // SAFETY: `Ok(response)` for this task, which is current.
             unsafe { task_return(0, response as i32, 0, 0, 0, 0, 0, 0) };
             // The body writer can go on now that the host has the response.
             self.run();
         }
-        if call.finished.get() {
-            self.finish(call);
-            return CALLBACK_EXIT;
+        for other in &self.pending {
+            if !Rc::ptr_eq(other, call) && other.ready() {
+                other.wake();
+            }
         }
-        call.arm();
-        let set = if polls {
-            self.poller = Some(call.clone());
-            reactor::set()
+        let code = if call.finished.get() {
+            self.finish(call);
+            CALLBACK_EXIT
         } else {
-            call.set
+            call.arm();
+            abi::waitable_join(call.wake_reader, call.set);
+            // SAFETY: the callback takes this reference back.
+            unsafe { context_set(Rc::into_raw(call.clone()).cast_mut().cast()) };
+            CALLBACK_WAIT | (call.set << 4)
         };
-        abi::waitable_join(call.wake_reader, set);
-        // SAFETY: the callback takes this reference back.
-        unsafe { context_set(Rc::into_raw(call.clone()).cast_mut().cast()) };
-        CALLBACK_WAIT | (set << 4)
+        reactor::use_set(reactor::parked_set());
+        code
     }
 
     /// Runs goroutines until none can run; notes the wake reads that the
-    /// scheduler's polling completed (the poller's sits in its set).
+    /// scheduler's polling completed (a task's own read sits in its set).
     fn run(&mut self) {
         if let Poll::Ready(()) = self.program.poll() {
             unreachable!("gosched: the http service's main goroutine returned");
@@ -340,17 +322,15 @@ impl Driver {
         }
     }
 
-    /// Forgets an ending task; a poller hands over to another pending task.
+    /// Forgets an ending task; its pending operations move to a task that
+    /// waits, or are parked until the next one.
     fn finish(&mut self, call: &Rc<Call>) {
         self.pending.retain(|other| !Rc::ptr_eq(other, call));
+        let heir = self
+            .pending
+            .first()
+            .map_or(reactor::parked_set(), |next| next.set);
+        reactor::rehome(call.set, heir);
         call.tear_down();
-        // The set needs a waiter again if this task was it, or if there has
-        // been none since the last poller ended.
-        if self.poller.as_ref().is_none_or(|p| Rc::ptr_eq(p, call)) {
-            self.poller = None;
-            if let Some(next) = self.pending.first() {
-                next.wake();
-            }
-        }
     }
 }
