@@ -4,34 +4,44 @@
 //!
 //! A callback-lifted export never blocks: each entry (`start`, `callback`)
 //! runs the scheduler until no goroutine can run ([`Program::poll`] with a
-//! platform that returns to its host), then tells the host EXIT (after
-//! `task.return`) or WAIT on a waitable-set. The scheduler's waitables all
-//! live in its one set, whose events go to whichever task waits on it, and a
-//! task may `task.return` only for itself. Hence:
+//! platform that returns to its host), then tells the host EXIT or WAIT on a
+//! waitable-set. A task may `task.return` only for itself, and the host gives
+//! a set's event to whichever task waits on that set (wasmtime 49 traps,
+//! "BUG: delivering non-present event", if another task takes it first).
+//! Hence:
 //!
 //! Invariants:
-//! * at most one pending task, the *poller*, waits on the scheduler's set;
-//!   every other pending task waits on a set of its own that holds only its
-//!   *wake stream* (a `stream<unit>` with a read pending);
-//! * the poller's wake read sits in the scheduler's set instead, so any task
-//!   can wake any other by writing one unit to its stream;
-//! * a task's response is returned only in that task's own entry.
+//! * every pending task waits on a set of its own, and only it polls that
+//!   set;
+//! * a waitable joins the set of the task during whose entry it was
+//!   registered (the reactor's current set), so a request's own operations
+//!   wake its own task; a task that ends hands the operations still pending
+//!   in its set to a waiting task, or parks them in the scheduler's first set
+//!   until the next entry adopts them;
+//! * each task's set also holds its *wake stream*'s pending read (a
+//!   `stream<unit>`), so any entry can wake any task by writing one unit;
+//! * a task returns its response, and ends, only in its own entry.
 //!
 //! Protocol of one entry of task T:
 //!
 //! 1. `start` makes the task's record (its set, its wake stream) and starts
 //!    the handler goroutine; `callback` takes the record back from context
-//!    slot 0 and delivers the host's event: T's wake read completed, or an
-//!    event of the scheduler's set (T is the poller), or CANCEL.
-//! 2. The scheduler runs until idle; it polls its set without blocking.
-//! 3. Every other task whose response became ready meanwhile is woken.
-//! 4. If T's response is ready: `task.return`, T's record is torn down, and
-//!    if T was the poller another pending task is woken to take its place;
-//!    EXIT. Otherwise T re-arms its wake read and waits: on the scheduler's
-//!    set if there is no poller or T is it, else on its own set.
+//!    slot 0. T's set becomes the reactor's current set; parked operations
+//!    move into it. The host's event is delivered: T's wake read completed,
+//!    an operation of T's set finished, or CANCEL (T ends with
+//!    `task.cancel`; its goroutine runs on and its response is dropped).
+//! 2. The scheduler runs until idle, polling T's set without blocking.
+//! 3. If T's response is ready: `task.return(ok(response))`, and the
+//!    scheduler runs again: the body can be written now that the host has
+//!    the response.
+//! 4. Every other task whose response is ready, or whose goroutine finished,
+//!    is woken.
+//! 5. If T's goroutine has written the whole body: T's operations go to a
+//!    waiting task (or are parked), its record is torn down; EXIT. Otherwise
+//!    T re-arms its wake read and waits on its set: WAIT.
 //!
-//! With no request in flight nobody waits on the scheduler's set: background
-//! goroutines (timers, imports) make progress again at the next request.
+//! With no request in flight no task waits: background goroutines (timers,
+//! imports) make progress again at the next request.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -269,7 +279,7 @@ impl Driver {
         }
     }
 
-    /// Steps 1-4 for `call`, with the host's `event` if any.
+    /// Steps 1-5 for `call`, with the host's `event` if any.
     fn step(&mut self, call: &Rc<Call>, event: Option<Event>) -> u32 {
         reactor::use_set(call.set);
         // Operations left behind while no task ran: this task waits for them.
