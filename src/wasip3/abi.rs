@@ -73,7 +73,8 @@ fn event(kind: u32, [waitable, code]: [u32; 2]) -> Option<Event> {
 }
 
 /// Cancels a subtask that has not delivered its `RETURNED` event yet and drops
-/// its handle. The caller has removed it from its set.
+/// its handle. The caller has removed it from its set (`subtask.cancel`
+/// traps on a waitable that is still in one).
 pub(super) fn cancel_subtask(subtask: u32) {
     // SAFETY: handle-only built-ins. `subtask.cancel` is synchronous: it
     // returns once the subtask is resolved (returned or cancelled).

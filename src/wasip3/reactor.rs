@@ -56,6 +56,15 @@ struct Timer {
     deadline_ns: u64,
 }
 
+impl Timer {
+    /// Takes the pending subtask out of the set, then cancels and drops it
+    /// (`subtask.cancel` traps on a waitable that is still in a set).
+    fn cancel(self) {
+        abi::waitable_join(self.subtask, 0);
+        abi::cancel_subtask(self.subtask);
+    }
+}
+
 #[derive(Default)]
 struct Reactor {
     /// Live `Wasip3Platform`s; the set exists while this is non-zero.
@@ -234,7 +243,7 @@ pub(super) fn detach() {
             abi::waitable_join(waitable, 0);
         }
         if let Some(timer) = r.timer.take() {
-            abi::cancel_subtask(timer.subtask);
+            timer.cancel();
         }
         abi::waitable_set_drop(std::mem::take(&mut r.set));
         // SAFETY: restores the record that was current before `attach`.
@@ -326,8 +335,7 @@ fn set_timer(r: &mut Reactor, deadline_ns: Option<u64>) -> bool {
         return true;
     }
     if let Some(timer) = r.timer.take() {
-        abi::waitable_join(timer.subtask, 0);
-        abi::cancel_subtask(timer.subtask);
+        timer.cancel();
     }
     let Some(deadline_ns) = deadline_ns else {
         return true;
