@@ -18,13 +18,20 @@
 //! no waitable registered the platform has no event source, so a program
 //! whose goroutines all wait on channels is reported as deadlocked.
 //!
-//! The entry point: with the feature on, gosched exports
-//! `wasi:cli/run@0.3.0#run` (sync-lifted; the function is async-typed, so it
-//! may block), which runs the program's ordinary `main`. docs/wasip3.md has
-//! the design and the build pipeline.
+//! Two ways in:
+//!
+//! * a command: with the feature on, gosched exports `wasi:cli/run@0.3.0#run`
+//!   (sync-lifted; the function is async-typed, so it may block), which runs
+//!   the program's ordinary `main`;
+//! * async exports ([`Exports`]): each call of a wit-bindgen `async func`
+//!   export runs a blocking-style function on a goroutine; the scheduler runs
+//!   inside the export tasks' callbacks and returns to the host when idle.
+//!
+//! docs/wasip3.md has the design, the export ABI and the build pipeline.
 
 mod abi;
 mod entry;
+mod exports;
 pub(crate) mod platform;
 mod reactor;
 mod stdout;
@@ -35,6 +42,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 pub use abi::{Event, EventKind};
+pub use exports::{Call, Exports};
 pub use platform::Wasip3Platform;
 use reactor::RawWait;
 pub use stdout::{stdout, Stdout};
