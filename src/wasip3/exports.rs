@@ -141,6 +141,7 @@ impl Exports {
     /// Exports with no init hook.
     ///
     /// ```
+    /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
     /// static SERVICE: gosched::wasip3::Exports = gosched::wasip3::Exports::new();
     /// ```
     pub const fn new() -> Exports {
@@ -155,11 +156,14 @@ impl Exports {
     /// owner, a cache refresher) that the calls talk to.
     ///
     /// ```
+    /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
+    /// # mod component {
     /// fn start_background() {
     ///     gosched::go(|| { /* serve the calls over channels */ });
     /// }
     /// static SERVICE: gosched::wasip3::Exports =
     ///     gosched::wasip3::Exports::new().init(start_background);
+    /// # }
     /// ```
     pub const fn init(mut self, init: fn()) -> Exports {
         self.init = Some(init);
