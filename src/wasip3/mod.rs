@@ -88,7 +88,10 @@ pub fn registered_waitables() -> usize {
 /// Parks the calling goroutine until `waitable` (a subtask, or a stream or
 /// future end with an operation in progress, obtained through the canonical
 /// ABI) has an event, and returns it. Other goroutines run meanwhile. The
-/// waitable is in the scheduler's set only while this call waits.
+/// waitable is in the scheduler's set only while this call waits. In a
+/// component serving exports ([`Exports`]) the event reaches gosched through
+/// wit-bindgen's executor, which passes on only its code: `kind` is then
+/// [`EventKind::Unknown`].
 ///
 /// # Panics
 ///
