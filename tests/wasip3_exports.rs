@@ -9,6 +9,9 @@
 //! once, as a server's clients would.
 #![cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
 
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 wit_bindgen::generate!({
@@ -136,4 +139,32 @@ fn an_earlier_deadline_takes_the_timer_from_a_task_that_has_returned() {
         (before, gosched::block_on(calls::finished_sleepers()))
     });
     assert_eq!(after, before + 1);
+}
+
+/// Polls both futures until one is ready; the other is dropped.
+fn first_of<A: Future, B: Future>(a: A, b: B) -> Result<A::Output, B::Output> {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    gosched::block_on(std::future::poll_fn(move |cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        b.as_mut().poll(cx).map(Err)
+    }))
+}
+
+#[test]
+#[ignore = "needs the callee composed in: run by tools/wasip3-checks"]
+fn a_cancelled_call_ends_at_once_and_the_callee_keeps_serving() {
+    let (won, elapsed, after) = gosched::run(|| {
+        let start = gosched::now();
+        // Dropping the pending 10 s call cancels its subtask: the callee's
+        // task gets CANCEL and drops the call's future (its goroutine sleeps
+        // on, and its value is dropped).
+        let won = first_of(calls::sleep(10_000), calls::sleep(20));
+        let elapsed = gosched::now() - start;
+        (won, elapsed, gosched::block_on(calls::sleep(10)))
+    });
+    assert_eq!(won, Err(20));
+    assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+    assert_eq!(after, 10);
 }
