@@ -106,6 +106,22 @@ impl exports::test::exports::calls::Guest for Callee {
             })
             .await
     }
+
+    async fn add_on_goroutine(a: u32, b: u32) -> u32 {
+        SERVICE.call(move || a.wrapping_add(b)).await
+    }
+
+    async fn add_stackless(a: u32, b: u32) -> u32 {
+        a.wrapping_add(b)
+    }
+
+    async fn sleep_on_goroutine(ms: u32) {
+        SERVICE.call(move || gosched::sleep(millis(ms))).await
+    }
+
+    async fn sleep_stackless(ms: u32) {
+        monotonic_clock::wait_for(u64::from(ms) * 1_000_000).await
+    }
 }
 
 export!(Callee);
