@@ -180,7 +180,7 @@ impl EventKind {
     }
 }
 
-/// One event of a waitable, as [`wait`] returns it.
+/// One event of a waitable, as [`wait`](super::wait) returns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
     /// What happened.

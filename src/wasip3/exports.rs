@@ -228,6 +228,15 @@ struct Slot<T> {
 
 /// The future of one [`Exports::call`]: ready when the call's goroutine has
 /// returned. Not `Send`.
+///
+/// ```no_run
+/// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
+/// # async fn export_body() {
+/// static SERVICE: gosched::wasip3::Exports = gosched::wasip3::Exports::new();
+/// let call: gosched::wasip3::Call<u32> = SERVICE.call(|| 6 * 7);
+/// assert_eq!(call.await, 42);
+/// # }
+/// ```
 #[must_use = "the export's value comes from awaiting the call"]
 pub struct Call<T> {
     slot: Rc<Slot<T>>,
