@@ -14,7 +14,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::coro::StackKind;
-use crate::platform::{self, Platform, Spawner};
+use crate::platform::{Platform, Spawner};
 use crate::runtime::{Enter, GRef, Scheduler, Stop, DEFAULT_STACK_SIZE, G};
 use crate::spawn::{Joinable, Packet};
 
@@ -54,6 +54,33 @@ impl Runtime {
             platform: None,
             stack_size: DEFAULT_STACK_SIZE,
             stack_kind: StackKind::DEFAULT,
+        }
+    }
+
+    /// The platform [`Runtime::new`] runs on for this target: `NativePlatform`,
+    /// `Wasip1Platform`, the JS host's `JsPlatform` or the WASIp3 host's
+    /// `Wasip3Platform`.
+    ///
+    /// ```
+    /// let platform = gosched::Runtime::default_platform();
+    /// assert_eq!(gosched::Runtime::new().platform(platform).run(|| 7), 7);
+    /// ```
+    pub fn default_platform() -> Box<dyn Platform> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            Box::new(crate::platform::NativePlatform::new())
+        }
+        #[cfg(all(target_os = "wasi", target_env = "p1"))]
+        {
+            Box::new(crate::platform::Wasip1Platform::new())
+        }
+        #[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+        {
+            Box::new(crate::wasip3::platform::Wasip3Platform::new())
+        }
+        #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+        {
+            Box::new(crate::js::platform::JsPlatform::new())
         }
     }
 
@@ -129,7 +156,7 @@ impl Runtime {
         // only what runs without switching (tests/without_switching.rs).
         #[cfg(not(any(target_arch = "wasm32", miri)))]
         crate::coro::install_overflow_handler();
-        let platform = self.platform.unwrap_or_else(platform::default_platform);
+        let platform = self.platform.unwrap_or_else(Runtime::default_platform);
         let scheduler = Box::new(Scheduler::new(platform, self.stack_size, self.stack_kind));
         let main = {
             let _enter = Enter::new(&scheduler);

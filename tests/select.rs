@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use gosched::platform::{default_platform, Idle, Platform, Spawner, Unparker};
+use gosched::platform::{Idle, Platform, Spawner, Unparker};
 use gosched::{chan, go, run, select, yield_now, Runtime, Select};
 
 #[test]
@@ -171,7 +171,7 @@ impl Platform for Seeded {
 
 fn run_seeded<T: 'static>(seed: u64, main: impl FnOnce() -> T + 'static) -> T {
     Runtime::new()
-        .platform(Seeded(default_platform(), seed))
+        .platform(Seeded(Runtime::default_platform(), seed))
         .run(main)
 }
 

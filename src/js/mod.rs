@@ -51,6 +51,7 @@ use std::fmt::Display;
 use std::rc::Rc;
 
 pub use callback::callback_channel;
+pub use platform::JsPlatform;
 pub use promise::Promise;
 pub use value::{JsError, JsObject, JsValue};
 

@@ -31,7 +31,7 @@ use crate::platform::{Idle, Platform, Unparker};
 /// # #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 /// # {
 /// let program = gosched::Runtime::new()
-///     .platform(gosched::platform::JsPlatform::new())
+///     .platform(gosched::js::JsPlatform::new())
 ///     .start(|| gosched::sleep(std::time::Duration::from_millis(5)));
 /// # drop(program);
 /// # }

@@ -25,7 +25,10 @@
 //! [`random_seed`](Platform::random_seed).
 //!
 //! Each host lives in its own files: native and wasip1 here beside the
-//! trait, the JS host in `src/js/`, the WASIp3 host in `src/wasip3/`.
+//! trait, the JS host in `src/js/` (`gosched::js::JsPlatform`), the WASIp3
+//! host in `src/wasip3/` (`gosched::wasip3::Wasip3Platform`).
+//! [`Runtime::default_platform`](crate::Runtime::default_platform) picks the
+//! target's.
 
 use std::fmt;
 use std::sync::Arc;
@@ -37,10 +40,6 @@ mod native;
 pub use native::NativePlatform;
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 mod wasip1;
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-pub use crate::js::platform::JsPlatform;
-#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
-pub use crate::wasip3::platform::Wasip3Platform;
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 pub use wasip1::Wasip1Platform;
 #[cfg(all(target_os = "wasi", target_env = "p2", not(feature = "wasip3")))]
@@ -143,6 +142,30 @@ pub trait Platform: 'static {
     }
 }
 
+/// A boxed platform is a platform, so that wrappers and
+/// [`Runtime::default_platform`](crate::Runtime::default_platform)'s box plug
+/// in anywhere a platform does.
+impl<P: Platform + ?Sized> Platform for Box<P> {
+    fn now(&self) -> Duration {
+        (**self).now()
+    }
+    fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
+        (**self).before_idle(deadline)
+    }
+    fn has_event_sources(&self) -> bool {
+        (**self).has_event_sources()
+    }
+    fn unparker(&self) -> Unparker {
+        (**self).unparker()
+    }
+    fn attach(&mut self, spawner: Spawner) {
+        (**self).attach(spawner)
+    }
+    fn random_seed(&self) -> u64 {
+        (**self).random_seed()
+    }
+}
+
 /// A future that a [`Spawner`] runs on a goroutine of its own.
 pub type SpawnedFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
@@ -235,25 +258,5 @@ impl Unparker {
 impl fmt::Debug for Unparker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Unparker")
-    }
-}
-
-/// The platform `gosched::run` uses on this target.
-pub fn default_platform() -> Box<dyn Platform> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        Box::new(NativePlatform::new())
-    }
-    #[cfg(all(target_os = "wasi", target_env = "p1"))]
-    {
-        Box::new(Wasip1Platform::new())
-    }
-    #[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
-    {
-        Box::new(Wasip3Platform::new())
-    }
-    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-    {
-        Box::new(JsPlatform::new())
     }
 }

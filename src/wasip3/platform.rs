@@ -1,10 +1,11 @@
-//! The WASIp3 platform: the scheduler's clock is `wasi:clocks/monotonic-clock`,
-//! and its idle wait is `waitable-set.wait` on the reactor's one set
-//! (see [`super::reactor`]).
+//! The WASIp3 platform: the scheduler's clock is `wasi:clocks/monotonic-clock`;
+//! when idle, a command blocks in `waitable-set.wait` on the reactor's one
+//! set, and a component serving exports returns to its host (see
+//! [`super::reactor`]).
 
 use std::time::Duration;
 
-use super::reactor;
+use super::reactor::{self, Mode};
 use crate::platform::{Idle, Platform, Spawner, Unparker};
 use ::wasip3 as bindings;
 
@@ -30,29 +31,29 @@ use ::wasip3 as bindings;
 pub struct Wasip3Platform {
     /// Monotonic clock reading at creation, in nanoseconds.
     epoch_ns: u64,
-    /// Inside callback-lifted exports: never block, give control back to the
-    /// export (which waits through the host) when nothing is ready.
-    returns_to_host: bool,
+    mode: Mode,
 }
 
 impl Wasip3Platform {
-    /// A platform whose clock starts now.
+    /// A platform whose clock starts now, for a command: when idle it blocks
+    /// the instance in `waitable-set.wait`.
     pub fn new() -> Wasip3Platform {
-        reactor::attach();
-        Wasip3Platform {
-            epoch_ns: bindings::clocks::monotonic_clock::now(),
-            returns_to_host: false,
-        }
+        Wasip3Platform::with_mode(Mode::Command)
     }
 
-    /// The platform of a scheduler that callback-lifted exports drive
-    /// (`gosched::wasip3::http`): when no goroutine can run it returns to the
-    /// export instead of blocking, and it never reports a deadlock, since the
-    /// host may call an export at any time.
-    pub(crate) fn for_exports() -> Wasip3Platform {
-        let mut platform = Wasip3Platform::new();
-        platform.returns_to_host = true;
-        platform
+    /// A platform for a component that serves async exports
+    /// ([`super::Exports`]): when idle it returns to the export task's
+    /// callback, which returns to the host.
+    pub(super) fn for_exports() -> Wasip3Platform {
+        Wasip3Platform::with_mode(Mode::Exports)
+    }
+
+    fn with_mode(mode: Mode) -> Wasip3Platform {
+        reactor::attach(mode);
+        Wasip3Platform {
+            epoch_ns: bindings::clocks::monotonic_clock::now(),
+            mode,
+        }
     }
 }
 
@@ -79,15 +80,12 @@ impl Platform for Wasip3Platform {
             let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
             self.epoch_ns.saturating_add(d)
         });
-        if self.returns_to_host {
-            reactor::poll_events(deadline_ns)
-        } else {
-            reactor::wait_for_events(deadline_ns)
-        }
+        reactor::wait_for_events(deadline_ns)
     }
 
+    /// A component serving exports always may be woken: by its next call.
     fn has_event_sources(&self) -> bool {
-        self.returns_to_host || reactor::waiter_count() > 0
+        self.mode == Mode::Exports || reactor::waiter_count() > 0
     }
 
     fn unparker(&self) -> Unparker {

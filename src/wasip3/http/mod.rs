@@ -53,7 +53,6 @@
 //! re-exported here.
 
 mod body;
-mod driver;
 
 #[doc(no_inline)]
 pub use ::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
@@ -80,9 +79,10 @@ pub type Error = Box<dyn std::error::Error>;
 /// reading the body, WASI imports through [`block_on`](crate::block_on)).
 pub type Handler = fn(Request) -> Result<Response, Error>;
 
-/// Exports `handler` as the component's `wasi:http/handler@0.3.0#handle`,
-/// lifted asynchronously with a callback: each request runs `handler` on a
-/// goroutine of its own while the others go on.
+/// Exports `handler` as the component's `wasi:http/handler@0.3.0#handle`
+/// (the `wasip3` crate's generated `wasi:http/service` export, served by an
+/// [`Exports`](super::Exports)): each request runs `handler` on a goroutine
+/// of its own while the others go on.
 ///
 /// `service!(handler, init = f)` also runs `f` on the scheduler's main
 /// goroutine when the first request arrives, before any handler: the place to
@@ -113,27 +113,48 @@ macro_rules! __gosched_wasip3_http_service {
     };
     ($handler:expr, init = $init:expr) => {
         const _: () = {
-            #[unsafe(export_name = "[async-lift]wasi:http/handler@0.3.0#handle")]
-            unsafe extern "C" fn __gosched_http_handle(request: u32) -> u32 {
-                // SAFETY: the host passes a `request` handle it gave up.
-                unsafe { $crate::wasip3::http::__private::start(request, $handler, $init) }
+            use $crate::wasip3::bindings as __bindings;
+            static SERVICE: $crate::wasip3::Exports = $crate::wasip3::Exports::new().init($init);
+            struct GoschedHttpService;
+            impl __bindings::exports::http::handler::Guest for GoschedHttpService {
+                async fn handle(
+                    request: __bindings::http::types::Request,
+                ) -> ::core::result::Result<
+                    __bindings::http::types::Response,
+                    __bindings::http::types::ErrorCode,
+                > {
+                    ::core::result::Result::Ok(
+                        $crate::wasip3::http::__private::serve(&SERVICE, request, $handler).await,
+                    )
+                }
             }
-            #[unsafe(export_name = "[callback][async-lift]wasi:http/handler@0.3.0#handle")]
-            unsafe extern "C" fn __gosched_http_callback(
-                event: u32,
-                waitable: u32,
-                code: u32,
-            ) -> u32 {
-                // SAFETY: called by the host for a task `start` began.
-                unsafe { $crate::wasip3::http::__private::callback(event, waitable, code) }
-            }
+    __bindings::_export_service!(GoschedHttpService with_types_in $crate::wasip3::bindings);
         };
     };
 }
 
 #[doc(hidden)]
 pub mod __private {
-    pub use super::driver::{callback, start};
+    use super::super::bindings::http::types as wasi;
+    use super::super::Exports;
+    use super::{respond, Handler};
+
+    /// The body of the generated `handle`: runs `handler` on a goroutine of
+    /// `service`, and the body writer on another that outlives the call (the
+    /// task lives on until the operations it registered are done).
+    pub async fn serve(
+        service: &'static Exports,
+        request: wasi::Request,
+        handler: Handler,
+    ) -> wasi::Response {
+        service
+            .call(move || {
+                let (response, send_body) = respond(request, handler);
+                crate::go(send_body);
+                response
+            })
+            .await
+    }
 }
 
 /// Runs `handler` for the request behind `request`; returns the response
