@@ -33,8 +33,9 @@
 //!
 //! What happens to a request:
 //!
-//! 1. The host calls the export; the first call starts the scheduler (with
-//!    the `init` function given to [`service!`] on its main goroutine).
+//! 1. The host calls the export; the first call starts the scheduler and
+//!    runs the `init` function given to [`service!`] once, on a goroutine
+//!    (the machinery of [`Exports`](super::Exports)).
 //! 2. The request becomes an [`http::Request`] whose body is an
 //!    [`IncomingBody`] (`std::io::Read`), and the handler runs on a new
 //!    goroutine. Every request shares the one scheduler: its goroutines,
@@ -84,8 +85,8 @@ pub type Handler = fn(Request) -> Result<Response, Error>;
 /// [`Exports`](super::Exports)): each request runs `handler` on a goroutine
 /// of its own while the others go on.
 ///
-/// `service!(handler, init = f)` also runs `f` on the scheduler's main
-/// goroutine when the first request arrives, before any handler: the place to
+/// `service!(handler, init = f)` also runs `f` once, on a goroutine, when the
+/// first request arrives, before any handler: the place to
 /// start the background goroutines that requests talk to over channels.
 ///
 /// ```no_run
