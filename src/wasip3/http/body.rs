@@ -26,7 +26,7 @@ type TrailersResult = Result<Option<Fields>, ErrorCode>;
 ///
 /// ```no_run
 /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
-/// # {
+/// # mod example {
 /// use std::io::Read as _;
 /// use gosched::wasip3::http::{Error, Request, Response};
 ///
@@ -120,7 +120,7 @@ type Writer = Box<dyn FnOnce(&mut BodyWriter) -> Result<(), Error>>;
 ///
 /// ```no_run
 /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
-/// # {
+/// # mod example {
 /// use std::io::Write as _;
 /// use gosched::wasip3::http::{Body, Error, Request, Response};
 ///

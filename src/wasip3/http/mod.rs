@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! # #[cfg(all(target_env = "p2", feature = "wasip3"))]
-//! # {
+//! # mod example {
 //! use std::time::Duration;
 //! use gosched::wasip3::http::{Error, Method, Request, Response, StatusCode};
 //!
@@ -49,7 +49,7 @@
 //!    `wasmtime serve` answers them with an error and serves later requests
 //!    with a fresh instance (globals start over).
 //!
-//! Types are those of the [`http`](::http) crate (`http::Request<IncomingBody>`,
+//! Types are those of the [`http`] crate (`http::Request<IncomingBody>`,
 //! `http::Response<Body>`), the Rust ecosystem's common vocabulary for HTTP,
 //! re-exported here.
 
@@ -62,7 +62,7 @@ pub use body::{Body, BodyWriter, IncomingBody};
 use super::bindings::http::types::{self as wasi, Fields, Scheme};
 use super::bindings::{wit_future, wit_stream};
 
-/// The [`http`](::http) crate, for its builders (`http::Response::builder()`).
+/// The [`http`] crate, for its builders (`http::Response::builder()`).
 #[doc(no_inline)]
 pub use ::http;
 
@@ -91,7 +91,7 @@ pub type Handler = fn(Request) -> Result<Response, Error>;
 ///
 /// ```no_run
 /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
-/// # {
+/// # mod example {
 /// use gosched::wasip3::http::{Error, Request, Response};
 /// fn handle(_request: Request) -> Result<Response, Error> {
 ///     Ok(Response::new("hello".into()))
