@@ -44,6 +44,8 @@ mod coro;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod js;
 pub mod local;
+// Where a host has sockets: natively (the netpoller); WASIp3 joins here.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod net;
 pub mod platform;
 mod program;
