@@ -26,7 +26,11 @@
 //!    and goroutines wait on sockets, it polls the OS without blocking, at
 //!    most every [`BUSY_POLL_INTERVAL`].
 //! 5. A woken goroutine retries its system call; a spurious wake-up (an edge
-//!    for data it already read) costs one more "would block" and park.
+//!    for data it already read) costs one more "would block" and park. A
+//!    call that found its direction drained ("would block", or a short read
+//!    or write) clears the source's readiness flag, which the next event
+//!    sets: until then calls park without a system call (tokio does the
+//!    same), which saves the failed read per request that Go pays.
 //! 6. A wake-up from another thread writes the eventfd; if it comes before
 //!    the wait, the eventfd stays readable and the wait returns at once, so
 //!    no wake-up is lost (docs/porting.md's rule).
@@ -109,11 +113,16 @@ impl NativePlatform {
             if event.token() == WAKE_TOKEN {
                 continue;
             }
-            let closed = event.is_error() || event.is_read_closed() || event.is_write_closed();
+            let read_closed = event.is_error() || event.is_read_closed();
+            let write_closed = event.is_error() || event.is_write_closed();
             self.netpoller.ready_up(
                 event.token().0,
-                event.is_readable() || closed,
-                event.is_writable() || closed,
+                Readiness {
+                    readable: event.is_readable() || read_closed || write_closed,
+                    writable: event.is_writable() || read_closed || write_closed,
+                    read_closed,
+                    write_closed,
+                },
             );
         }
     }
@@ -177,11 +186,27 @@ pub(crate) enum Direction {
     Write,
 }
 
-/// The goroutines that wait on one registered fd.
-#[derive(Default)]
+/// One registered fd: who waits on it, and whether it may be ready.
 struct Source {
     readers: Vec<Waiter>,
     writers: Vec<Waiter>,
+    /// Cleared when a call found the direction drained, set by its next
+    /// event: while clear, a call parks without trying the system call.
+    readable: bool,
+    writable: bool,
+    /// The peer closed or the socket failed: a condition that no later
+    /// event repeats, so it keeps the direction ready for good (a short read
+    /// may leave the end of stream behind it).
+    read_closed: bool,
+    write_closed: bool,
+}
+
+/// What one event says about a registered fd.
+struct Readiness {
+    readable: bool,
+    writable: bool,
+    read_closed: bool,
+    write_closed: bool,
 }
 
 /// Registered fds by key, with a free list so keys stay small.
@@ -265,7 +290,14 @@ impl Netpoller {
             .register(&mut SourceFd(&fd), Token(key), interest)
         {
             Ok(()) => {
-                sources.slots[key] = Some(Source::default());
+                sources.slots[key] = Some(Source {
+                    readers: Vec::new(),
+                    writers: Vec::new(),
+                    readable: true,
+                    writable: true,
+                    read_closed: false,
+                    write_closed: false,
+                });
                 Ok(key)
             }
             Err(e) => {
@@ -285,6 +317,33 @@ impl Netpoller {
             let dropped = source.readers.len() + source.writers.len();
             self.waiting.set(self.waiting.get() - dropped);
             sources.free.push(key);
+        }
+    }
+
+    /// Whether `direction` of the fd with `key` may be ready: no call has
+    /// found it drained since its last event.
+    pub(crate) fn may_be_ready(&self, key: usize, direction: Direction) -> bool {
+        let sources = self.sources.borrow();
+        let Some(source) = sources.slots.get(key).and_then(Option::as_ref) else {
+            return true;
+        };
+        match direction {
+            Direction::Read => source.readable || source.read_closed,
+            Direction::Write => source.writable || source.write_closed,
+        }
+    }
+
+    /// A call found `direction` drained (it would block, or a read or write
+    /// came back short): the next call waits for an event first. No event
+    /// can slip in between the system call and this: events are taken only
+    /// while the scheduler, not a goroutine, runs.
+    pub(crate) fn drained(&self, key: usize, direction: Direction) {
+        let mut sources = self.sources.borrow_mut();
+        if let Some(source) = sources.slots.get_mut(key).and_then(Option::as_mut) {
+            match direction {
+                Direction::Read => source.readable = false,
+                Direction::Write => source.writable = false,
+            }
         }
     }
 
@@ -318,18 +377,22 @@ impl Netpoller {
         }
     }
 
-    /// Step 3: the fd with `key` became readable and/or writable.
-    fn ready_up(&self, key: usize, readable: bool, writable: bool) {
+    /// Step 3: an event for the fd with `key`.
+    fn ready_up(&self, key: usize, event: Readiness) {
         let mut sources = self.sources.borrow_mut();
         let Some(source) = sources.slots.get_mut(key).and_then(Option::as_mut) else {
             return;
         };
         let mut ready = self.ready.borrow_mut();
         let before = ready.len();
-        if readable {
+        source.read_closed |= event.read_closed;
+        source.write_closed |= event.write_closed;
+        if event.readable {
+            source.readable = true;
             ready.append(&mut source.readers);
         }
-        if writable {
+        if event.writable {
+            source.writable = true;
             ready.append(&mut source.writers);
         }
         self.waiting
