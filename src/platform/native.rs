@@ -53,6 +53,9 @@ const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(200);
 /// The token of the cross-thread waker; socket keys are slots below it.
 const WAKE_TOKEN: Token = Token(usize::MAX);
 
+/// The token of the sub-millisecond timer (Linux).
+const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+
 /// Waits in the OS poller while idle; other threads wake it through its
 /// [`Unparker`], sockets register with its [`Netpoller`].
 ///
@@ -68,6 +71,8 @@ pub struct NativePlatform {
     waker: Arc<mio::Waker>,
     netpoller: Rc<Netpoller>,
     last_poll: Instant,
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    sub_ms_timer: Option<SubMsTimer>,
 }
 
 impl NativePlatform {
@@ -87,7 +92,6 @@ impl NativePlatform {
         let now = Instant::now();
         NativePlatform {
             epoch: now,
-            poll,
             events: Events::with_capacity(1024),
             waker: Arc::new(waker),
             netpoller: Rc::new(Netpoller {
@@ -97,7 +101,35 @@ impl NativePlatform {
                 waiting: Cell::new(0),
             }),
             last_poll: now,
+            // Without one, waits round up to whole milliseconds.
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            sub_ms_timer: SubMsTimer::new(poll.registry()).ok(),
+            poll,
         }
+    }
+
+    /// The timeout to give `epoll_wait` for `timeout`. epoll counts whole
+    /// milliseconds (mio rounds up), so a wait of 1.5 ms would end 0.5 ms
+    /// late: longer waits are cut to whole milliseconds, and the rest (under
+    /// 1 ms) is timed by a timerfd in the same epoll set, as `polling` does.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn epoll_timeout(&mut self, timeout: Duration) -> Duration {
+        const MS: Duration = Duration::from_millis(1);
+        if timeout >= MS {
+            return Duration::from_millis(timeout.as_millis() as u64);
+        }
+        if let Some(timer) = &self.sub_ms_timer {
+            if !timeout.is_zero() {
+                timer.arm(timeout);
+            }
+        }
+        timeout
+    }
+
+    /// kqueue takes nanoseconds.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn epoll_timeout(&mut self, timeout: Duration) -> Duration {
+        timeout
     }
 
     /// One wait in the OS poller (step 3); `None` waits until an event.
@@ -110,7 +142,7 @@ impl NativePlatform {
         }
         self.last_poll = Instant::now();
         for event in self.events.iter() {
-            if event.token() == WAKE_TOKEN {
+            if event.token() == WAKE_TOKEN || event.token() == TIMER_TOKEN {
                 continue;
             }
             let read_closed = event.is_error() || event.is_read_closed();
@@ -140,7 +172,8 @@ impl Platform for NativePlatform {
     }
 
     fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
-        let timeout = deadline.map(|deadline| deadline.saturating_sub(self.now()));
+        let timeout =
+            deadline.map(|deadline| self.epoll_timeout(deadline.saturating_sub(self.now())));
         self.wait(timeout);
         Idle::Resume
     }
@@ -176,6 +209,55 @@ impl Platform for NativePlatform {
         let waker = self.waker.clone();
         // An error means the eventfd's counter is full: a wake is pending anyway.
         Unparker::new(move || drop(waker.wake()))
+    }
+}
+
+/// A timerfd in the poller's set: ends a wait shorter than epoll's
+/// millisecond. Each expiry is a new edge, so it is never read.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[derive(Debug)]
+struct SubMsTimer(std::os::fd::OwnedFd);
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl SubMsTimer {
+    fn new(registry: &Registry) -> io::Result<SubMsTimer> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: timerfd_create takes no pointers; a valid clock and flags.
+        let fd = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor that nothing else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        registry.register(
+            &mut SourceFd(&fd.as_raw_fd()),
+            TIMER_TOKEN,
+            Interest::READABLE,
+        )?;
+        Ok(SubMsTimer(fd))
+    }
+
+    /// Expires once, `after` from now (replacing any earlier arming).
+    fn arm(&self, after: Duration) {
+        use std::os::fd::AsRawFd;
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: after.as_secs() as libc::time_t,
+                tv_nsec: after.subsec_nanos() as libc::c_long,
+            },
+        };
+        // SAFETY: a valid timerfd, a valid itimerspec, and a null old value
+        // (allowed). A failure leaves epoll's rounded-up timeout in charge.
+        unsafe { libc::timerfd_settime(self.0.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
     }
 }
 
