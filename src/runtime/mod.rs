@@ -13,9 +13,9 @@
 //!    often it is called; an unpark that finds the goroutine not parked leaves
 //!    a token that makes its next park return at once.
 //! 5. Every [`POLL_INTERVAL`] switches, and whenever the queue runs dry, the
-//!    loop takes wake-ups queued by other threads, the goroutines whose
-//!    platform events arrived (`Platform::poll_ready`: socket readiness) and
-//!    fires due timers.
+//!    loop takes wake-ups queued by other threads, fires due timers, and
+//!    takes the goroutines whose platform events arrived
+//!    (`Platform::poll_ready`: socket readiness).
 //! 6. With nothing runnable it goes idle (see [`crate::platform`]): the idle
 //!    hook, then the deadlock check, then `Platform::before_idle`.
 //! 7. When the main goroutine returns, the others are unwound (their
@@ -419,12 +419,18 @@ impl Scheduler {
         }
     }
 
-    /// Step 5: remote wake-ups, platform events and due timers.
+    /// Step 5: remote wake-ups, due timers, platform events.
     fn poll_events(&self) {
         self.remote.drain(|slot, id| self.unpark_slot(slot, id));
+        // Timers before sockets: a goroutine whose timer fired queues ahead
+        // of a batch of ready sockets, so a ticker stays on time under load.
+        self.fire_due_timers();
         self.platform
             .borrow_mut()
             .poll_ready(&mut |waiter| self.unpark_slot(waiter.slot, waiter.id));
+    }
+
+    fn fire_due_timers(&self) {
         if self.timers.borrow().is_empty() {
             return;
         }
