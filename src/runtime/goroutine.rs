@@ -45,6 +45,10 @@ pub(crate) enum WaitReason {
     Semaphore,
     Once,
     Cond,
+    #[cfg(not(target_arch = "wasm32"))]
+    IoRead,
+    #[cfg(not(target_arch = "wasm32"))]
+    IoWrite,
 }
 
 impl fmt::Display for WaitReason {
@@ -62,6 +66,10 @@ impl fmt::Display for WaitReason {
             WaitReason::Semaphore => "semaphore",
             WaitReason::Once => "once",
             WaitReason::Cond => "cond",
+            #[cfg(not(target_arch = "wasm32"))]
+            WaitReason::IoRead => "IO wait read",
+            #[cfg(not(target_arch = "wasm32"))]
+            WaitReason::IoWrite => "IO wait write",
         })
     }
 }

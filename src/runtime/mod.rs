@@ -13,7 +13,9 @@
 //!    often it is called; an unpark that finds the goroutine not parked leaves
 //!    a token that makes its next park return at once.
 //! 5. Every [`POLL_INTERVAL`] switches, and whenever the queue runs dry, the
-//!    loop fires due timers and takes wake-ups queued by other threads.
+//!    loop takes wake-ups queued by other threads, fires due timers, and
+//!    takes the goroutines whose platform events arrived
+//!    (`Platform::poll_ready`: socket readiness).
 //! 6. With nothing runnable it goes idle (see [`crate::platform`]): the idle
 //!    hook, then the deadlock check, then `Platform::before_idle`.
 //! 7. A goroutine due to start when no stack can be had (memory, address
@@ -83,6 +85,9 @@ pub(crate) struct Scheduler {
     /// Goroutines parked in `block_on`, with the handle their wakers share.
     futures: RefCell<Vec<Arc<FutureWake>>>,
     idle_hook: RefCell<Option<IdleHook>>,
+    /// The platform's, asked once: sockets wait on it.
+    #[cfg(not(target_arch = "wasm32"))]
+    netpoller: Option<Rc<crate::platform::Netpoller>>,
     stack_size: usize,
     stack_kind: StackKind,
     /// Step 7: goroutines waiting for a stack, oldest first.
@@ -134,6 +139,12 @@ pub(crate) fn try_scheduler() -> Option<&'static Scheduler> {
     unsafe { ptr.as_ref() }
 }
 
+/// Whether the caller runs on a goroutine, so that it may park.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn in_goroutine() -> bool {
+    coro::in_coroutine() && try_scheduler().is_some_and(|s| !s.unwinding_at_shutdown())
+}
+
 /// The running scheduler, for an operation that may block; `what` names it in
 /// the panic message.
 #[track_caller]
@@ -173,6 +184,8 @@ impl Scheduler {
             due_timers: RefCell::new(Vec::new()),
             next_id: Cell::new(1),
             remote: Arc::new(Remote::new(platform.unparker())),
+            #[cfg(not(target_arch = "wasm32"))]
+            netpoller: platform.netpoller(),
             platform: RefCell::new(platform),
             futures: RefCell::new(Vec::new()),
             idle_hook: RefCell::new(None),
@@ -466,14 +479,44 @@ impl Scheduler {
         }
     }
 
-    /// Step 5: remote wake-ups and due timers.
+    /// The running goroutine as the platform knows it, for waiting on a
+    /// platform event.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn current_waiter(&self) -> crate::platform::Waiter {
+        let current = self.current.borrow();
+        let g = current.as_ref().expect("a goroutine is running");
+        crate::platform::Waiter {
+            slot: g.slot.get(),
+            id: g.id,
+        }
+    }
+
+    /// The platform's readiness registry, if it has one.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn netpoller(&self) -> Option<&Rc<crate::platform::Netpoller>> {
+        self.netpoller.as_ref()
+    }
+
+    /// Unparks the goroutine in `slot` if it is still the one with `id`.
+    fn unpark_slot(&self, slot: usize, id: u64) {
+        let g = self.table.borrow().get(slot, id).cloned();
+        if let Some(g) = g {
+            self.unpark(&g);
+        }
+    }
+
+    /// Step 5: remote wake-ups, due timers, platform events.
     fn poll_events(&self) {
-        self.remote.drain(|slot, id| {
-            let g = self.table.borrow().get(slot, id).cloned();
-            if let Some(g) = g {
-                self.unpark(&g);
-            }
-        });
+        self.remote.drain(|slot, id| self.unpark_slot(slot, id));
+        // Timers before sockets: a goroutine whose timer fired queues ahead
+        // of a batch of ready sockets, so a ticker stays on time under load.
+        self.fire_due_timers();
+        self.platform
+            .borrow_mut()
+            .poll_ready(&mut |waiter| self.unpark_slot(waiter.slot, waiter.id));
+    }
+
+    fn fire_due_timers(&self) {
         if self.timers.borrow().is_empty() {
             return;
         }
