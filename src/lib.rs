@@ -41,6 +41,11 @@
 mod block_on;
 pub mod chan;
 mod coro;
+#[cfg(any(
+    not(target_arch = "wasm32"),
+    all(target_os = "wasi", target_env = "p1")
+))]
+pub mod io;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod js;
 pub mod local;
