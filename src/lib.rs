@@ -49,6 +49,8 @@ pub mod io;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod js;
 pub mod local;
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+pub mod net;
 pub mod platform;
 mod program;
 mod runtime;

@@ -131,6 +131,15 @@ pub(crate) fn scheduler(what: &str) -> &'static Scheduler {
     }
 }
 
+/// Whether a blocking operation may run here: inside a goroutine that is not
+/// being unwound (by a panic, or by teardown after main returned). A
+/// destructor that would like to wait (to flush, say) asks first.
+#[cfg_attr(not(all(target_env = "p2", feature = "wasip3")), allow(dead_code))]
+pub(crate) fn may_block() -> bool {
+    try_scheduler().is_some_and(|s| coro::in_coroutine() && !s.unwinding_at_shutdown())
+        && !std::thread::panicking()
+}
+
 /// The scheduler of this thread, for an operation that never blocks (spawning,
 /// non-blocking channel operations): also usable from host callbacks inside
 /// [`Program::enter`].
