@@ -46,6 +46,8 @@ pub(crate) enum WaitReason {
     Semaphore,
     Once,
     Cond,
+    IoRead,
+    IoWrite,
 }
 
 impl fmt::Display for WaitReason {
@@ -63,6 +65,8 @@ impl fmt::Display for WaitReason {
             WaitReason::Semaphore => "semaphore",
             WaitReason::Once => "once",
             WaitReason::Cond => "cond",
+            WaitReason::IoRead => "IO wait read",
+            WaitReason::IoWrite => "IO wait write",
         })
     }
 }
