@@ -49,7 +49,10 @@ pub mod io;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod js;
 pub mod local;
-#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+#[cfg(any(
+    not(target_arch = "wasm32"),
+    all(target_env = "p2", feature = "wasip3")
+))]
 pub mod net;
 pub mod platform;
 mod program;
@@ -57,6 +60,8 @@ mod runtime;
 mod spawn;
 pub mod sync;
 mod time;
+#[cfg(not(target_arch = "wasm32"))]
+mod unblock;
 #[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
 pub mod wasip3;
 
@@ -71,6 +76,8 @@ pub use chan::{
 pub use program::{Program, Runtime};
 pub use spawn::{go, spawn, Builder, JoinHandle};
 pub use time::{now, sleep};
+#[cfg(not(target_arch = "wasm32"))]
+pub use unblock::unblock;
 
 /// Runs `main` as the main goroutine of a new scheduler on this thread and
 /// returns its value; see [`Runtime::run`].

@@ -31,30 +31,32 @@
 //! Each direction of a connection has its own [`Mutex`]: one goroutine may
 //! read while another writes the same stream; two readers take turns.
 //!
-//! What wasi:sockets@0.3.0 does not have, and so neither does this module:
-//! `set_nodelay`/`nodelay` (no Nagle option: `Unsupported`), `ttl`, `linger`,
-//! `peek`, non-blocking mode, conversions from/to std's or raw sockets, and
-//! UDP broadcast and multicast.
+//! What wasi:sockets@0.3.0 does not have, and so neither does this module
+//! (each such method is there and answers `Unsupported`): `set_nodelay` and
+//! `nodelay` (no Nagle option), `peek` and `peek_from`, non-blocking mode,
+//! UDP broadcast; and with no method at all: conversions from or to std's
+//! or raw sockets (`From`, `into_std`, `AsRawFd`), multicast. `take_error`
+//! is always `Ok(None)`; `ttl` is the hop limit.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io::{self, Read, Write};
-use std::net::{
-    Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs,
-};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
 use ::wasip3::clocks::monotonic_clock;
+use ::wasip3::sockets::ip_name_lookup;
 use ::wasip3::sockets::types::{
-    ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress, TcpSocket,
-    UdpSocket as WasiUdpSocket,
+    ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
+    TcpSocket, UdpSocket as WasiUdpSocket,
 };
 use ::wasip3::wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWriter};
 use ::wasip3::wit_stream;
 
+use super::addr::{LookupKind, ToSocketAddrs};
 use crate::sync::Mutex;
 
 /// The final result of one direction of a connection.
@@ -80,6 +82,10 @@ type Outcome = FutureReader<Result<(), ErrorCode>>;
 /// });
 /// ```
 pub struct TcpListener {
+    inner: Rc<Listener>,
+}
+
+struct Listener {
     /// Declared first: dropped before the socket it comes from.
     incoming: Mutex<StreamReader<TcpSocket>>,
     socket: TcpSocket,
@@ -101,8 +107,10 @@ impl TcpListener {
             socket.bind(to_wasi(addr)).map_err(error)?;
             let incoming = socket.listen().map_err(error)?;
             Ok(TcpListener {
-                incoming: Mutex::new(incoming),
-                socket,
+                inner: Rc::new(Listener {
+                    incoming: Mutex::new(incoming),
+                    socket,
+                }),
             })
         })
     }
@@ -116,7 +124,8 @@ impl TcpListener {
     /// });
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket
+        self.inner
+            .socket
             .get_local_address()
             .map(from_wasi)
             .map_err(error)
@@ -134,7 +143,7 @@ impl TcpListener {
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let socket = {
-            let mut incoming = self.incoming.lock();
+            let mut incoming = self.inner.incoming.lock();
             crate::block_on(incoming.next())
         };
         let socket = socket.ok_or_else(|| {
@@ -159,6 +168,75 @@ impl TcpListener {
     /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
+    }
+
+    /// Another handle to the same listener; accepts from both take turns.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let other = listener.try_clone().unwrap();
+    ///     assert_eq!(other.local_addr().unwrap(), listener.local_addr().unwrap());
+    /// });
+    /// ```
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Sets the hop limit (TTL) of the connections' packets.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     listener.set_ttl(64).unwrap();
+    /// });
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        set_hop_limit(ttl, |ttl| self.inner.socket.set_hop_limit(ttl))
+    }
+
+    /// The hop limit (TTL).
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     assert!(listener.ttl().unwrap() > 0);
+    /// });
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner
+            .socket
+            .get_hop_limit()
+            .map(u32::from)
+            .map_err(error)
+    }
+
+    /// Always `Ok(None)`: wasi:sockets reports errors by the calls that
+    /// meet them.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     assert!(listener.take_error().unwrap().is_none());
+    /// });
+    /// ```
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(None)
+    }
+
+    /// `false` is what every gosched socket is already (a call that waits
+    /// parks its goroutine); `true` is `Unsupported` here.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     listener.set_nonblocking(false).unwrap();
+    /// });
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        set_nonblocking(nonblocking)
     }
 }
 
@@ -437,6 +515,73 @@ impl TcpStream {
         Ok(self.inner.write_timeout.get())
     }
 
+    /// Sets the hop limit (TTL) of the connection's packets.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
+    ///     stream.set_ttl(64).unwrap();
+    /// });
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        set_hop_limit(ttl, |ttl| self.inner.socket.set_hop_limit(ttl))
+    }
+
+    /// The hop limit (TTL).
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
+    ///     assert!(stream.ttl().unwrap() > 0);
+    /// });
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner
+            .socket
+            .get_hop_limit()
+            .map(u32::from)
+            .map_err(error)
+    }
+
+    /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
+    ///     assert!(stream.peek(&mut [0; 8]).is_err());
+    /// });
+    /// ```
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let _ = buf;
+        Err(unsupported("peeking"))
+    }
+
+    /// Always `Ok(None)`: wasi:sockets reports errors by the calls that
+    /// meet them.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
+    ///     assert!(stream.take_error().unwrap().is_none());
+    /// });
+    /// ```
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(None)
+    }
+
+    /// `false` is what every gosched socket is already; `true` is
+    /// `Unsupported` here.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
+    ///     stream.set_nonblocking(false).unwrap();
+    /// });
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        set_nonblocking(nonblocking)
+    }
+
     /// Another handle to the same connection (timeouts included), for
     /// example to read on one goroutine and write on another.
     ///
@@ -555,7 +700,7 @@ impl Drop for Connection {
         let sending = self.sending.get_mut();
         sending.bytes = None;
         if let Some(sent) = sending.outcome.take() {
-            if crate::runtime::may_block() {
+            if crate::runtime::in_goroutine() && !std::thread::panicking() {
                 let _ = crate::block_on(sent.into_future());
             }
         }
@@ -617,6 +762,10 @@ impl fmt::Debug for TcpStream {
 /// });
 /// ```
 pub struct UdpSocket {
+    inner: Rc<Udp>,
+}
+
+struct Udp {
     socket: WasiUdpSocket,
     read_timeout: std::cell::Cell<Option<Duration>>,
     write_timeout: std::cell::Cell<Option<Duration>>,
@@ -636,9 +785,11 @@ impl UdpSocket {
             let socket = WasiUdpSocket::create(family(addr)).map_err(error)?;
             socket.bind(to_wasi(addr)).map_err(error)?;
             Ok(UdpSocket {
-                socket,
-                read_timeout: Default::default(),
-                write_timeout: Default::default(),
+                inner: Rc::new(Udp {
+                    socket,
+                    read_timeout: Default::default(),
+                    write_timeout: Default::default(),
+                }),
             })
         })
     }
@@ -652,7 +803,8 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket
+        self.inner
+            .socket
             .get_local_address()
             .map(from_wasi)
             .map_err(error)
@@ -668,7 +820,8 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.socket
+        self.inner
+            .socket
             .get_remote_address()
             .map(from_wasi)
             .map_err(error)
@@ -683,7 +836,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
-        let addr = addr.to_socket_addrs()?.next().ok_or_else(no_address)?;
+        let addr = resolve(addr)?.into_iter().next().ok_or_else(no_address)?;
         self.send_datagram(buf, Some(addr))
     }
 
@@ -699,10 +852,10 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let receive = pin!(self.socket.receive());
+        let receive = pin!(self.inner.socket.receive());
         // A datagram that arrives as the timeout cancels the receive is lost
         // (UDP may lose datagrams anyway).
-        let (data, from) = race(receive, self.read_timeout.get())
+        let (data, from) = race(receive, self.inner.read_timeout.get())
             .ok_or_else(|| timed_out("receive"))?
             .map_err(error)?;
         let n = data.len().min(buf.len());
@@ -722,7 +875,7 @@ impl UdpSocket {
     /// ```
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         each_addr(addr, |addr| {
-            self.socket.connect(to_wasi(addr)).map_err(error)
+            self.inner.socket.connect(to_wasi(addr)).map_err(error)
         })
     }
 
@@ -771,7 +924,7 @@ impl UdpSocket {
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
-        self.read_timeout.set(timeout);
+        self.inner.read_timeout.set(timeout);
         Ok(())
     }
 
@@ -790,7 +943,7 @@ impl UdpSocket {
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
-        self.write_timeout.set(timeout);
+        self.inner.write_timeout.set(timeout);
         Ok(())
     }
 
@@ -803,7 +956,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.read_timeout.get())
+        Ok(self.inner.read_timeout.get())
     }
 
     /// The send timeout.
@@ -815,15 +968,132 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.write_timeout.get())
+        Ok(self.inner.write_timeout.get())
     }
 
     fn send_datagram(&self, buf: &[u8], to: Option<SocketAddr>) -> io::Result<usize> {
-        let send = pin!(self.socket.send(buf.to_vec(), to.map(to_wasi)));
-        race(send, self.write_timeout.get())
+        let send = pin!(self.inner.socket.send(buf.to_vec(), to.map(to_wasi)));
+        race(send, self.inner.write_timeout.get())
             .ok_or_else(|| timed_out("send"))?
             .map_err(error)?;
         Ok(buf.len())
+    }
+
+    /// Another handle to the same socket.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     let other = socket.try_clone().unwrap();
+    ///     assert_eq!(other.local_addr().unwrap(), socket.local_addr().unwrap());
+    /// });
+    /// ```
+    pub fn try_clone(&self) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Sets the unicast hop limit (TTL).
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     socket.set_ttl(64).unwrap();
+    /// });
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        set_hop_limit(ttl, |ttl| self.inner.socket.set_unicast_hop_limit(ttl))
+    }
+
+    /// The unicast hop limit (TTL).
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     assert!(socket.ttl().unwrap() > 0);
+    /// });
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        let socket = &self.inner.socket;
+        socket.get_unicast_hop_limit().map(u32::from).map_err(error)
+    }
+
+    /// Always `Unsupported`: wasi:sockets@0.3.0 has no broadcast.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     assert!(socket.set_broadcast(true).is_err());
+    /// });
+    /// ```
+    pub fn set_broadcast(&self, broadcast: bool) -> io::Result<()> {
+        let _ = broadcast;
+        Err(unsupported("SO_BROADCAST"))
+    }
+
+    /// Always `Unsupported`; see [`set_broadcast`](Self::set_broadcast).
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     assert!(socket.broadcast().is_err());
+    /// });
+    /// ```
+    pub fn broadcast(&self) -> io::Result<bool> {
+        Err(unsupported("SO_BROADCAST"))
+    }
+
+    /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     assert!(socket.peek_from(&mut [0; 8]).is_err());
+    /// });
+    /// ```
+    pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let _ = buf;
+        Err(unsupported("peeking"))
+    }
+
+    /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     assert!(socket.peek(&mut [0; 8]).is_err());
+    /// });
+    /// ```
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let _ = buf;
+        Err(unsupported("peeking"))
+    }
+
+    /// Always `Ok(None)`: wasi:sockets reports errors by the calls that
+    /// meet them.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     assert!(socket.take_error().unwrap().is_none());
+    /// });
+    /// ```
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(None)
+    }
+
+    /// `false` is what every gosched socket is already; `true` is
+    /// `Unsupported` here.
+    ///
+    /// ```no_run
+    /// gosched::run(|| {
+    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     socket.set_nonblocking(false).unwrap();
+    /// });
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        set_nonblocking(nonblocking)
     }
 }
 
@@ -864,6 +1134,38 @@ fn race<F: Future>(mut operation: Pin<&mut F>, timeout: Option<Duration>) -> Opt
     }))
 }
 
+/// Resolves `addr`; a name with `wasi:sockets/ip-name-lookup`, parking only
+/// the calling goroutine.
+fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+    let (host, port) = match addr.to_lookup()?.0 {
+        LookupKind::Addrs(addrs) => return Ok(addrs),
+        LookupKind::Host(host, port) => (host, port),
+        LookupKind::HostPort(name) => {
+            let (host, port) = name
+                .rsplit_once(':')
+                .and_then(|(host, port)| Some((host.to_owned(), port.parse::<u16>().ok()?)))
+                .ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "invalid socket address")
+                })?;
+            (host, port)
+        }
+    };
+    let ips = crate::block_on(ip_name_lookup::resolve_addresses(host))
+        .map_err(|code| io::Error::other(format!("wasi:sockets/ip-name-lookup: {code:?}")))?;
+    Ok(ips
+        .into_iter()
+        .map(|ip| {
+            let ip: IpAddr = match ip {
+                IpAddress::Ipv4((a, b, c, d)) => Ipv4Addr::new(a, b, c, d).into(),
+                IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => {
+                    Ipv6Addr::new(a, b, c, d, e, f, g, h).into()
+                }
+            };
+            SocketAddr::new(ip, port)
+        })
+        .collect())
+}
+
 /// Tries `f` on each address of `addr` until one succeeds; the last error
 /// otherwise.
 fn each_addr<A: ToSocketAddrs, T>(
@@ -871,7 +1173,7 @@ fn each_addr<A: ToSocketAddrs, T>(
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut last = None;
-    for addr in addr.to_socket_addrs()? {
+    for addr in resolve(addr)? {
         match f(addr) {
             Ok(value) => return Ok(value),
             Err(e) => last = Some(e),
@@ -968,6 +1270,19 @@ fn no_address() -> io::Error {
         io::ErrorKind::InvalidInput,
         "could not resolve to any addresses",
     )
+}
+
+fn set_hop_limit(ttl: u32, set: impl FnOnce(u8) -> Result<(), ErrorCode>) -> io::Result<()> {
+    let ttl = u8::try_from(ttl)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is at most 255"))?;
+    set(ttl).map_err(error)
+}
+
+fn set_nonblocking(nonblocking: bool) -> io::Result<()> {
+    if nonblocking {
+        return Err(unsupported("non-blocking mode"));
+    }
+    Ok(())
 }
 
 fn unsupported(what: &str) -> io::Error {

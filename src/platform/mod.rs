@@ -37,7 +37,9 @@ use std::time::Duration;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
-pub use native::NativePlatform;
+pub(crate) use native::Direction;
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::{NativePlatform, Netpoller};
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 mod wasip1;
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
@@ -120,6 +122,24 @@ pub trait Platform: 'static {
         false
     }
 
+    /// Hands each goroutine whose I/O event the platform has seen to `wake`,
+    /// without blocking. The scheduler calls it after every
+    /// [`before_idle`](Self::before_idle) and, while goroutines keep the run
+    /// queue busy, every few dozen switches (where it fires timers), so a
+    /// busy program still serves its sockets. The default has no I/O.
+    fn poll_ready(&mut self, wake: &mut dyn FnMut(Waiter)) {
+        let _ = wake;
+    }
+
+    /// The native readiness registry that `gosched::net` registers sockets
+    /// with; a platform that wraps [`NativePlatform`] forwards it so that
+    /// `gosched::net` works on it. The default has none: socket operations
+    /// that would block then panic with a message that says so.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn netpoller(&self) -> Option<std::rc::Rc<Netpoller>> {
+        None
+    }
+
     /// A handle that other threads call after queueing a wake-up, to make a
     /// blocked [`before_idle`](Self::before_idle) return. Called once, on the
     /// scheduler's thread, when the runtime starts.
@@ -157,6 +177,13 @@ impl<P: Platform + ?Sized> Platform for Box<P> {
     fn has_event_sources(&self) -> bool {
         (**self).has_event_sources()
     }
+    fn poll_ready(&mut self, wake: &mut dyn FnMut(Waiter)) {
+        (**self).poll_ready(wake)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    fn netpoller(&self) -> Option<std::rc::Rc<Netpoller>> {
+        (**self).netpoller()
+    }
     fn unparker(&self) -> Unparker {
         (**self).unparker()
     }
@@ -166,6 +193,17 @@ impl<P: Platform + ?Sized> Platform for Box<P> {
     fn random_seed(&self) -> u64 {
         (**self).random_seed()
     }
+}
+
+/// A goroutine that waits for an event of the platform (a socket's
+/// readiness): an opaque handle that the runtime makes, the platform keeps
+/// while the event is pending and hands back through
+/// [`Platform::poll_ready`]. A waiter of a goroutine that has since stopped
+/// waiting is ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiter {
+    pub(crate) slot: usize,
+    pub(crate) id: u64,
 }
 
 /// A future that a [`Spawner`] runs on a goroutine of its own.

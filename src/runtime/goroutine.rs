@@ -46,6 +46,11 @@ pub(crate) enum WaitReason {
     Semaphore,
     Once,
     Cond,
+    // Natively: gosched::net's sockets.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    IoRead,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    IoWrite,
 }
 
 impl fmt::Display for WaitReason {
@@ -63,6 +68,8 @@ impl fmt::Display for WaitReason {
             WaitReason::Semaphore => "semaphore",
             WaitReason::Once => "once",
             WaitReason::Cond => "cond",
+            WaitReason::IoRead => "IO wait read",
+            WaitReason::IoWrite => "IO wait write",
         })
     }
 }

@@ -13,7 +13,9 @@
 //!    often it is called; an unpark that finds the goroutine not parked leaves
 //!    a token that makes its next park return at once.
 //! 5. Every [`POLL_INTERVAL`] switches, and whenever the queue runs dry, the
-//!    loop fires due timers and takes wake-ups queued by other threads.
+//!    loop takes wake-ups queued by other threads, the goroutines whose
+//!    platform events arrived (`Platform::poll_ready`: socket readiness) and
+//!    fires due timers.
 //! 6. With nothing runnable it goes idle (see [`crate::platform`]): the idle
 //!    hook, then the deadlock check, then `Platform::before_idle`.
 //! 7. When the main goroutine returns, the others are unwound (their
@@ -32,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::coro::{self, Coroutine, Resumed, StackKind};
-use crate::platform::{Idle, Platform};
+use crate::platform::{Idle, Platform, Waiter};
 
 use goroutine::{Body, State, Table};
 pub(crate) use goroutine::{GRef, WaitReason};
@@ -70,6 +72,9 @@ pub(crate) struct Scheduler {
     /// Goroutines parked in `block_on`, with the handle their wakers share.
     futures: RefCell<Vec<Arc<FutureWake>>>,
     idle_hook: RefCell<Option<IdleHook>>,
+    /// The platform's, asked once: sockets wait on it.
+    #[cfg(not(target_arch = "wasm32"))]
+    netpoller: Option<Rc<crate::platform::Netpoller>>,
     stack_size: usize,
     stack_kind: StackKind,
 }
@@ -117,6 +122,15 @@ pub(crate) fn try_scheduler() -> Option<&'static Scheduler> {
     unsafe { ptr.as_ref() }
 }
 
+/// Whether the caller runs on a goroutine, so that it may park.
+#[cfg_attr(
+    all(target_arch = "wasm32", not(feature = "wasip3")),
+    allow(dead_code) // gosched::net's
+)]
+pub(crate) fn in_goroutine() -> bool {
+    coro::in_coroutine() && try_scheduler().is_some_and(|s| !s.unwinding_at_shutdown())
+}
+
 /// The running scheduler, for an operation that may block; `what` names it in
 /// the panic message.
 #[track_caller]
@@ -129,15 +143,6 @@ pub(crate) fn scheduler(what: &str) -> &'static Scheduler {
         ),
         _ => panic!("gosched: {what} must be called inside a goroutine (inside gosched::run)"),
     }
-}
-
-/// Whether a blocking operation may run here: inside a goroutine that is not
-/// being unwound (by a panic, or by teardown after main returned). A
-/// destructor that would like to wait (to flush, say) asks first.
-#[cfg_attr(not(all(target_env = "p2", feature = "wasip3")), allow(dead_code))]
-pub(crate) fn may_block() -> bool {
-    try_scheduler().is_some_and(|s| coro::in_coroutine() && !s.unwinding_at_shutdown())
-        && !std::thread::panicking()
 }
 
 /// The scheduler of this thread, for an operation that never blocks (spawning,
@@ -164,6 +169,8 @@ impl Scheduler {
             timers: RefCell::new(Timers::default()),
             next_id: Cell::new(1),
             remote: Arc::new(Remote::new(platform.unparker())),
+            #[cfg(not(target_arch = "wasm32"))]
+            netpoller: platform.netpoller(),
             platform: RefCell::new(platform),
             futures: RefCell::new(Vec::new()),
             idle_hook: RefCell::new(None),
@@ -389,14 +396,38 @@ impl Scheduler {
         }
     }
 
-    /// Step 5: remote wake-ups and due timers.
+    /// The running goroutine as the platform knows it, for waiting on a
+    /// platform event.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // natively: gosched::net
+    pub(crate) fn current_waiter(&self) -> Waiter {
+        let current = self.current.borrow();
+        let g = current.as_ref().expect("a goroutine is running");
+        Waiter {
+            slot: g.slot.get(),
+            id: g.id,
+        }
+    }
+
+    /// The platform's readiness registry, if it has one.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn netpoller(&self) -> Option<&Rc<crate::platform::Netpoller>> {
+        self.netpoller.as_ref()
+    }
+
+    /// Unparks the goroutine in `slot` if it is still the one with `id`.
+    fn unpark_slot(&self, slot: usize, id: u64) {
+        let g = self.table.borrow().get(slot, id).cloned();
+        if let Some(g) = g {
+            self.unpark(&g);
+        }
+    }
+
+    /// Step 5: remote wake-ups, platform events and due timers.
     fn poll_events(&self) {
-        self.remote.drain(|slot, id| {
-            let g = self.table.borrow().get(slot, id).cloned();
-            if let Some(g) = g {
-                self.unpark(&g);
-            }
-        });
+        self.remote.drain(|slot, id| self.unpark_slot(slot, id));
+        self.platform
+            .borrow_mut()
+            .poll_ready(&mut |waiter| self.unpark_slot(waiter.slot, waiter.id));
         if self.timers.borrow().is_empty() {
             return;
         }
