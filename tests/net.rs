@@ -5,13 +5,22 @@
 //! sockets at shutdown, a socket used outside a goroutine or by a later
 //! runtime. 127.0.0.1 only; every loop is bounded.
 //!
-//! Where `gosched::net` exists: natively for now.
-#![cfg(not(target_arch = "wasm32"))]
+//! Natively, and in a WASIp3 component (wasm32-wasip2, feature `wasip3`,
+//! on wasi:sockets under wasmtime) except the tests marked
+//! `#[cfg(not(target_arch = "wasm32"))]`: those need std threads, child
+//! processes, raw fds (`SO_LINGER`, the fd limit), std socket conversions,
+//! non-blocking mode or unwinding panics, which a component lacks.
+#![cfg(any(
+    not(target_arch = "wasm32"),
+    all(target_env = "p2", feature = "wasip3")
+))]
 
 use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
+#[cfg(not(target_arch = "wasm32"))]
 use std::os::fd::AsRawFd;
+#[cfg(not(target_arch = "wasm32"))]
 use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -53,6 +62,7 @@ fn pair() -> (TcpStream, TcpStream) {
 }
 
 /// Sets `SO_LINGER` to zero: closing the socket then resets the connection.
+#[cfg(not(target_arch = "wasm32"))]
 fn linger_zero(stream: &TcpStream) {
     let linger = libc::linger {
         l_onoff: 1,
@@ -71,10 +81,12 @@ fn linger_zero(stream: &TcpStream) {
     assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 const CHILD_ENV: &str = "GOSCHED_NET_TEST_CHILD";
 
 /// Runs `scenario` in a child process (for process-wide state: the fd limit,
 /// SIGPIPE); in the parent, asserts that the child passed.
+#[cfg(not(target_arch = "wasm32"))]
 fn in_child(test: &str, scenario: impl FnOnce()) {
     if std::env::var(CHILD_ENV).as_deref() == Ok(test) {
         scenario();
@@ -334,6 +346,7 @@ fn peer_close_reads_zero() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn peer_reset_mid_read_fails_that_goroutine_only() {
     run(|| {
@@ -359,6 +372,7 @@ fn peer_reset_mid_read_fails_that_goroutine_only() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn write_to_a_closed_peer_is_broken_pipe_not_sigpipe() {
     in_child("write_to_a_closed_peer_is_broken_pipe_not_sigpipe", || {
@@ -386,6 +400,7 @@ fn write_to_a_closed_peer_is_broken_pipe_not_sigpipe() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn accept_at_the_fd_limit_fails_then_serves_again() {
     in_child("accept_at_the_fd_limit_fails_then_serves_again", || {
@@ -425,6 +440,7 @@ fn accept_at_the_fd_limit_fails_then_serves_again() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn goroutine_parked_on_a_socket_at_shutdown_is_unwound_and_its_fd_closed() {
     struct Flag(Rc<Cell<bool>>);
@@ -458,6 +474,7 @@ fn goroutine_parked_on_a_socket_at_shutdown_is_unwound_and_its_fd_closed() {
     );
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_socket_parked_on_is_not_a_deadlock() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -508,6 +525,7 @@ fn a_busy_run_queue_still_serves_sockets() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_socket_outlives_its_runtime_and_works_in_the_next() {
     let (listener, addr) = run(|| {
@@ -532,6 +550,7 @@ fn a_socket_outlives_its_runtime_and_works_in_the_next() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn std_sockets_convert_both_ways() {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -549,6 +568,7 @@ fn std_sockets_convert_both_ways() {
     assert_eq!(back.read(&mut [0u8; 4]).unwrap(), 0);
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 #[should_panic(expected = "must be called inside a goroutine")]
 fn blocking_outside_a_goroutine_panics() {
@@ -556,6 +576,7 @@ fn blocking_outside_a_goroutine_panics() {
     let _ = listener.accept();
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn unblock_parks_only_its_goroutine() {
     let (value, ticks) = run(|| {
@@ -578,6 +599,7 @@ fn unblock_parks_only_its_goroutine() {
     assert!(ticks >= 5, "the ticker ran {ticks} times during unblock");
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn unblock_resumes_the_closure_panic_in_the_caller() {
     let caught = run(|| {

@@ -36,7 +36,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use super::{Idle, Platform, Unparker};
+use super::{Idle, Platform, Unparker, Waiter};
 
 /// The platform `gosched::run` uses on wasm32-wasip1.
 ///
@@ -92,10 +92,7 @@ impl Platform for Wasip1Platform {
             u64::try_from(ms * 1_000_000).unwrap_or(u64::MAX)
         });
         if timeout == Some(0) {
-            // A timer is due: only look at the fds, without waiting.
-            if has_fd_waiters() {
-                poll_fds(Some(0));
-            }
+            // A timer is due; `poll_ready` looks at the fds next.
             return Idle::Resume;
         }
         if timeout.is_none() && !has_fd_waiters() {
@@ -109,6 +106,14 @@ impl Platform for Wasip1Platform {
 
     fn has_event_sources(&self) -> bool {
         has_fd_waiters()
+    }
+
+    /// While goroutines keep the run queue busy: wakes the fd waiters whose
+    /// fd is ready now (their Wakers unpark them; `wake` is not needed).
+    fn poll_ready(&mut self, _wake: &mut dyn FnMut(Waiter)) {
+        if has_fd_waiters() {
+            poll_fds(Some(0));
+        }
     }
 
     fn unparker(&self) -> Unparker {

@@ -424,10 +424,12 @@ impl Scheduler {
 
     /// Step 5: remote wake-ups, platform events and due timers.
     fn poll_events(&self) {
-        self.remote.drain(|slot, id| self.unpark_slot(slot, id));
         self.platform
             .borrow_mut()
             .poll_ready(&mut |waiter| self.unpark_slot(waiter.slot, waiter.id));
+        // After the platform's events: those may wake `block_on` Wakers
+        // (WASIp3, wasip1), which queue their wake-ups here.
+        self.remote.drain(|slot, id| self.unpark_slot(slot, id));
         if self.timers.borrow().is_empty() {
             return;
         }

@@ -24,6 +24,8 @@ unsafe extern "C" {
     fn raw_subtask_cancel(subtask: u32) -> u32;
     #[link_name = "[subtask-drop]"]
     fn raw_subtask_drop(subtask: u32);
+    #[link_name = "[thread-yield]"]
+    fn raw_thread_yield() -> u32;
 }
 
 #[link(wasm_import_module = "wasi:clocks/monotonic-clock@0.3.0")]
@@ -62,6 +64,14 @@ pub(super) fn waitable_set_poll(set: u32) -> Option<Event> {
     // SAFETY: as in `waitable_set_wait`.
     let kind = unsafe { raw_waitable_set_poll(set, &mut payload) };
     event(kind, payload)
+}
+
+/// Lets the host run its side of pending operations (wasmtime moves socket
+/// data only while the instance waits or yields), then returns.
+pub(super) fn thread_yield() {
+    // SAFETY: no arguments; the result (whether the task was cancelled)
+    // does not apply to the sync-lifted `run` export.
+    unsafe { raw_thread_yield() };
 }
 
 fn event(kind: u32, [waitable, code]: [u32; 2]) -> Option<Event> {

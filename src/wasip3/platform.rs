@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::reactor;
-use crate::platform::{Idle, Platform, Spawner, Unparker};
+use crate::platform::{Idle, Platform, Spawner, Unparker, Waiter};
 use ::wasip3 as bindings;
 
 /// The platform `gosched::run` uses on wasm32-wasip2 with the `wasip3`
@@ -70,6 +70,12 @@ impl Platform for Wasip3Platform {
 
     fn has_event_sources(&self) -> bool {
         reactor::waiter_count() > 0
+    }
+
+    /// Delivers the set's ready events (their Wakers unpark the goroutines;
+    /// `wake` is not needed).
+    fn poll_ready(&mut self, _wake: &mut dyn FnMut(Waiter)) {
+        reactor::poll_events();
     }
 
     fn unparker(&self) -> Unparker {
