@@ -9,9 +9,11 @@
 //!   platform's `readable(0)`, so the idle `poll_oneoff` subscribes `fd_read`
 //!   on stdin beside the timer clock (src/platform/wasip1.rs); then one
 //!   `fd_read` that finds the data there.
-//! - native: the blocking read of [`std::io::stdin`] runs on a helper thread
-//!   while the goroutine waits in [`block_on`](crate::block_on) for its
-//!   result.
+//! - native: the blocking read of [`std::io::stdin`] runs on
+//!   [`unblock`](crate::unblock)'s thread pool while only the goroutine
+//!   waits. Not on the netpoller: that would need `O_NONBLOCK` on fd 0, a
+//!   flag of the open file that the shell and the other processes sharing
+//!   the terminal or pipe would see too.
 //!
 //! One buffer per thread sits behind a [`sync::Mutex`](crate::sync::Mutex):
 //! goroutines that read at once take turns, each read or line whole. Do not
@@ -192,7 +194,7 @@ impl Read for RawStdin {
 #[cfg(not(target_arch = "wasm32"))]
 fn read_stdin(buf: &mut [u8]) -> io::Result<usize> {
     let len = buf.len();
-    let (data, result) = on_helper_thread(move || {
+    let (data, result) = crate::unblock(move || {
         let mut data = vec![0; len];
         let result = io::stdin().read(&mut data);
         (data, result)
@@ -200,42 +202,6 @@ fn read_stdin(buf: &mut [u8]) -> io::Result<usize> {
     let n = result?;
     buf[..n].copy_from_slice(&data[..n]);
     Ok(n)
-}
-
-/// Runs the blocking `f` on a new thread; only the calling goroutine waits.
-#[cfg(not(target_arch = "wasm32"))]
-fn on_helper_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    use std::sync::{Arc, Mutex};
-    use std::task::{Poll, Waker};
-
-    /// The result, and the Waker of the goroutine that waits for it.
-    type Slot<T> = Mutex<(Option<T>, Option<Waker>)>;
-    let slot: Arc<Slot<T>> = Arc::new(Mutex::new((None, None)));
-    let theirs = slot.clone();
-    std::thread::Builder::new()
-        .name("gosched stdin".into())
-        .spawn(move || {
-            let value = f();
-            let waker = {
-                let mut slot = theirs.lock().unwrap_or_else(|e| e.into_inner());
-                slot.0 = Some(value);
-                slot.1.take()
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        })
-        .expect("gosched::io: could not start a thread to read stdin");
-    crate::block_on(std::future::poll_fn(|cx| {
-        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-        match slot.0.take() {
-            Some(value) => Poll::Ready(value),
-            None => {
-                slot.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }))
 }
 
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
