@@ -49,6 +49,7 @@ pub mod io;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod js;
 pub mod local;
+// Where a host has sockets: natively (the netpoller) and in WASIp3 components.
 #[cfg(any(
     not(target_arch = "wasm32"),
     all(target_env = "p2", feature = "wasip3")

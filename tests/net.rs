@@ -386,7 +386,10 @@ fn write_to_a_closed_peer_is_broken_pipe_not_sigpipe() {
             let mut kinds = Vec::new();
             for _ in 0..100 {
                 match client.write(b"data") {
-                    Ok(_) => gosched::sleep(Duration::from_millis(1)),
+                    Ok(n) => {
+                        assert!(n > 0);
+                        gosched::sleep(Duration::from_millis(1));
+                    }
                     Err(e) => {
                         kinds.push(e.kind());
                         if e.kind() == ErrorKind::BrokenPipe {

@@ -46,10 +46,9 @@ pub(crate) enum WaitReason {
     Semaphore,
     Once,
     Cond,
-    // Natively: gosched::net's sockets.
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    #[cfg(not(target_arch = "wasm32"))]
     IoRead,
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    #[cfg(not(target_arch = "wasm32"))]
     IoWrite,
 }
 
@@ -68,7 +67,9 @@ impl fmt::Display for WaitReason {
             WaitReason::Semaphore => "semaphore",
             WaitReason::Once => "once",
             WaitReason::Cond => "cond",
+            #[cfg(not(target_arch = "wasm32"))]
             WaitReason::IoRead => "IO wait read",
+            #[cfg(not(target_arch = "wasm32"))]
             WaitReason::IoWrite => "IO wait write",
         })
     }

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::coro::{self, Coroutine, Resumed, StackKind};
-use crate::platform::{Idle, Platform, Waiter};
+use crate::platform::{Idle, Platform};
 
 use goroutine::{Body, State, Table};
 pub(crate) use goroutine::{GRef, WaitReason};
@@ -123,10 +123,7 @@ pub(crate) fn try_scheduler() -> Option<&'static Scheduler> {
 }
 
 /// Whether the caller runs on a goroutine, so that it may park.
-#[cfg_attr(
-    all(target_arch = "wasm32", not(feature = "wasip3")),
-    allow(dead_code) // gosched::net's
-)]
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasip3"))]
 pub(crate) fn in_goroutine() -> bool {
     coro::in_coroutine() && try_scheduler().is_some_and(|s| !s.unwinding_at_shutdown())
 }
@@ -398,11 +395,11 @@ impl Scheduler {
 
     /// The running goroutine as the platform knows it, for waiting on a
     /// platform event.
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // natively: gosched::net
-    pub(crate) fn current_waiter(&self) -> Waiter {
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn current_waiter(&self) -> crate::platform::Waiter {
         let current = self.current.borrow();
         let g = current.as_ref().expect("a goroutine is running");
-        Waiter {
+        crate::platform::Waiter {
             slot: g.slot.get(),
             id: g.id,
         }
