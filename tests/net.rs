@@ -105,13 +105,17 @@ fn in_child(test: &str, scenario: impl FnOnce()) {
     );
 }
 
-/// In a WASIp3 component the clients are 100: there a round trip costs
-/// ~95 µs (wasmtime 49, release; ~220 µs debug) against ~2 µs natively, and
-/// with 1,000 clients the run queue delays the ticker past its period (65 %
-/// of the ticks in release).
+/// Unoptimized WASIp3 components have 100 clients: there a goroutine's turn
+/// costs ~30 µs under wasmtime, and 2,000 goroutines in the run queue delay
+/// the ticker past its period (about half the ticks). Optimized, the 1,000
+/// clients pass (scripts/test-all runs this file with `--release` too).
 #[test]
 fn echo_1000_clients_100_round_trips_while_a_ticker_ticks() {
-    const CLIENTS: usize = if cfg!(target_arch = "wasm32") { 1000 } else { 1000 };
+    const CLIENTS: usize = if cfg!(all(target_arch = "wasm32", debug_assertions)) {
+        100
+    } else {
+        1000
+    };
     const ROUNDS: usize = 100;
     const PERIOD: Duration = Duration::from_millis(10);
     let (ticks, elapsed) = run(|| {
