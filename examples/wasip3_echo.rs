@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --target wasm32-wasip2 --features wasip3 --example wasip3_echo -- [ADDR] [--connections N]
+//! cargo run --example wasip3_echo -- [ADDR] [--connections N]     (natively)
 //! ```
 //!
 //! ADDR defaults to 127.0.0.1:7878 (port 0: any free port; the line
