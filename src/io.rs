@@ -15,6 +15,9 @@
 //!   flag of the open file that the shell and the other processes sharing
 //!   the terminal or pipe would see too.
 //!
+//! - WASIp3 components: one `wasi:cli/stdin@0.3.0` stream, read in
+//!   [`block_on`](crate::block_on).
+//!
 //! One buffer per thread sits behind a [`sync::Mutex`](crate::sync::Mutex):
 //! goroutines that read at once take turns, each read or line whole. Do not
 //! mix with [`std::io::stdin`], whose own buffer may take input first.
@@ -202,6 +205,42 @@ fn read_stdin(buf: &mut [u8]) -> io::Result<usize> {
     let n = result?;
     buf[..n].copy_from_slice(&data[..n]);
     Ok(n)
+}
+
+/// WASIp3: `wasi:cli/stdin@0.3.0#read-via-stream`, opened at the first read;
+/// each read is one stream read, which parks only this goroutine.
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+fn read_stdin(buf: &mut [u8]) -> io::Result<usize> {
+    use ::wasip3::cli::stdin;
+    use ::wasip3::wit_bindgen::{FutureReader, StreamReader, StreamResult};
+    use std::cell::RefCell;
+    use std::future::IntoFuture;
+
+    type Stream = (StreamReader<u8>, FutureReader<Result<(), stdin::ErrorCode>>);
+    thread_local! {
+        /// `None` before the first read; `Some(None)` after the end.
+        static STREAM: RefCell<Option<Option<Stream>>> = const { RefCell::new(None) };
+    }
+    // Taken out while the read parks (the buffer's Mutex keeps other
+    // readers out), put back after.
+    let taken = STREAM.with_borrow_mut(|s| s.take());
+    let Some((mut bytes, result)) = taken.unwrap_or_else(|| Some(stdin::read_via_stream())) else {
+        STREAM.with_borrow_mut(|s| *s = Some(None));
+        return Ok(0);
+    };
+    let (status, data) = crate::block_on(bytes.read(Vec::with_capacity(buf.len())));
+    if !data.is_empty() || status != StreamResult::Dropped {
+        buf[..data.len()].copy_from_slice(&data);
+        STREAM.with_borrow_mut(|s| *s = Some(Some((bytes, result))));
+        return Ok(data.len());
+    }
+    // The end of input, or a failure.
+    STREAM.with_borrow_mut(|s| *s = Some(None));
+    drop(bytes);
+    match crate::block_on(result.into_future()) {
+        Ok(()) => Ok(0),
+        Err(code) => Err(io::Error::other(format!("wasi:cli/stdin: {code:?}"))),
+    }
 }
 
 #[cfg(all(target_os = "wasi", target_env = "p1"))]

@@ -43,7 +43,8 @@ pub mod chan;
 mod coro;
 #[cfg(any(
     not(target_arch = "wasm32"),
-    all(target_os = "wasi", target_env = "p1")
+    all(target_os = "wasi", target_env = "p1"),
+    all(target_env = "p2", feature = "wasip3")
 ))]
 pub mod io;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]

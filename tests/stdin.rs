@@ -7,7 +7,9 @@
 //! once under wasmtime and once under Node's `node:wasi`. Those tests need
 //! the module, so they are `#[ignore]`d here; tools/wasm-stdin-checks builds
 //! it and runs them with `GOSCHED_STDIN_LINES_WASM=<module> cargo test --test
-//! stdin -- --ignored`.
+//! stdin -- --ignored wasip1_`. In a WASIp3 component the child is the
+//! example's module under tools/wasip3-run; tools/wasip3-checks runs that one
+//! (`GOSCHED_STDIN_LINES_WASIP3=<module>`).
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::io::{BufRead, BufReader, Write};
@@ -135,4 +137,15 @@ fn wasip1_wasmtime_reader_parks_while_the_ticker_ticks() {
 #[ignore = "needs the stdin_lines example's wasip1 module: run by tools/wasm-stdin-checks"]
 fn wasip1_node_reader_parks_while_the_ticker_ticks() {
     feed_slowly(wasip1("node"));
+}
+
+#[test]
+#[ignore = "needs the stdin_lines example's WASIp3 module: run by tools/wasip3-checks"]
+fn wasip3_reader_parks_while_the_ticker_ticks() {
+    let module = std::env::var("GOSCHED_STDIN_LINES_WASIP3").expect(
+        "GOSCHED_STDIN_LINES_WASIP3: path of the stdin_lines example's wasm32-wasip2 module",
+    );
+    let mut command = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/wasip3-run"));
+    command.arg(module);
+    feed_slowly(command);
 }

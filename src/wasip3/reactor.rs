@@ -234,6 +234,8 @@ pub(super) fn detach() {
             abi::waitable_join(waitable, 0);
         }
         if let Some(timer) = r.timer.take() {
+            // A waitable in a set cannot be cancelled synchronously.
+            abi::waitable_join(timer.subtask, 0);
             abi::cancel_subtask(timer.subtask);
         }
         abi::waitable_set_drop(std::mem::take(&mut r.set));
