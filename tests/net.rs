@@ -354,6 +354,28 @@ fn peer_close_reads_zero() {
     });
 }
 
+/// The portable half of `write_to_a_closed_peer_is_broken_pipe_not_sigpipe`
+/// (a component has no signals to check).
+#[cfg(target_arch = "wasm32")]
+#[test]
+fn write_to_a_closed_peer_is_broken_pipe() {
+    run(|| {
+        let (mut client, server) = pair();
+        drop(server);
+        let mut errors = Vec::new();
+        for _ in 0..100 {
+            match client.write_all(b"data") {
+                Ok(()) => gosched::sleep(Duration::from_millis(1)),
+                Err(e) => {
+                    errors.push(e.kind());
+                    break;
+                }
+            }
+        }
+        assert_eq!(errors.last(), Some(&ErrorKind::BrokenPipe), "{errors:?}");
+    });
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn peer_reset_mid_read_fails_that_goroutine_only() {
