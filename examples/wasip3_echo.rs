@@ -42,17 +42,14 @@ fn serve(addr: SocketAddr, limit: Option<u64>) -> (u64, u64) {
 
     let (done_tx, done_rx) = gosched::chan::<u64>(16);
     let mut accepted = 0;
-    for conn in listener.incoming() {
+    while limit.is_none_or(|n| accepted < n) {
         // Parks this goroutine only; the connections keep echoing.
-        let conn = conn.expect("accept");
+        let (conn, _) = listener.accept().expect("accept");
         accepted += 1;
         let done = done_tx.clone();
         gosched::go(move || {
             let _ = done.send(echo(conn));
         });
-        if limit.is_some_and(|n| accepted >= n) {
-            break;
-        }
     }
     // Stop listening, then wait for the connections still open.
     drop(listener);
