@@ -24,6 +24,26 @@ fn pair() -> (TcpStream, TcpStream) {
     (client, server)
 }
 
+/// The echo side: `iters` bytes back as they come.
+fn echo(mut server: impl Read + Write, iters: u64) {
+    let mut byte = [0u8];
+    for _ in 0..iters {
+        server.read_exact(&mut byte).unwrap();
+        server.write_all(&byte).unwrap();
+    }
+}
+
+/// The timed side: `iters` one-byte round trips.
+fn ping(mut client: impl Read + Write, iters: u64) -> Duration {
+    let mut byte = [0u8];
+    let start = Instant::now();
+    for i in 0..iters {
+        client.write_all(&[i as u8]).unwrap();
+        client.read_exact(&mut byte).unwrap();
+    }
+    start.elapsed()
+}
+
 fn poller(c: &mut Criterion) {
     let mut g = c.benchmark_group("netpoller");
     g.throughput(Throughput::Elements(1));
@@ -34,21 +54,9 @@ fn poller(c: &mut Criterion) {
     g.bench_function("ping_pong_one_byte", |b| {
         b.iter_custom(|iters| {
             gosched::run(move || {
-                let (mut client, mut server) = pair();
-                let echo = gosched::go(move || {
-                    let mut byte = [0u8];
-                    for _ in 0..iters {
-                        server.read_exact(&mut byte).unwrap();
-                        server.write_all(&byte).unwrap();
-                    }
-                });
-                let mut byte = [0u8];
-                let start = Instant::now();
-                for i in 0..iters {
-                    client.write_all(&[i as u8]).unwrap();
-                    client.read_exact(&mut byte).unwrap();
-                }
-                let elapsed = start.elapsed();
+                let (client, server) = pair();
+                let echo = gosched::go(move || echo(server, iters));
+                let elapsed = ping(client, iters);
                 echo.join().unwrap();
                 elapsed
             })
@@ -59,24 +67,12 @@ fn poller(c: &mut Criterion) {
     g.bench_function("std_threads_ping_pong_one_byte", |b| {
         b.iter_custom(|iters| {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-            let (mut server, _) = listener.accept().unwrap();
+            let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (server, _) = listener.accept().unwrap();
             client.set_nodelay(true).unwrap();
             server.set_nodelay(true).unwrap();
-            let echo = std::thread::spawn(move || {
-                let mut byte = [0u8];
-                for _ in 0..iters {
-                    server.read_exact(&mut byte).unwrap();
-                    server.write_all(&byte).unwrap();
-                }
-            });
-            let mut byte = [0u8];
-            let start = Instant::now();
-            for i in 0..iters {
-                client.write_all(&[i as u8]).unwrap();
-                client.read_exact(&mut byte).unwrap();
-            }
-            let elapsed = start.elapsed();
+            let echo = std::thread::spawn(move || echo(server, iters));
+            let elapsed = ping(client, iters);
             echo.join().unwrap();
             elapsed
         })

@@ -158,6 +158,7 @@ fn echo_1000_clients_100_round_trips_while_a_ticker_ticks() {
         (ticks.join().unwrap(), elapsed)
     });
     let expected = (elapsed.as_millis() / PERIOD.as_millis()) as u32;
+    eprintln!("ticker: {ticks} of {expected} ticks in {elapsed:?}");
     assert!(
         ticks as f64 >= 0.8 * expected as f64,
         "the ticker ticked {ticks} times in {elapsed:?} (expected about {expected})"

@@ -94,24 +94,34 @@ impl<S: AsRawFd> Pollable<S> {
         }
     }
 
-    /// One blocking-style call: steps 1-5 of the module docs.
+    /// One blocking-style call: steps 1-5 of the module docs. `drained`
+    /// says whether a successful result shows the direction drained (a short
+    /// read or write).
     fn io<R>(
         &self,
         direction: Direction,
         timeout: Option<Duration>,
         timed_out: fn() -> io::Error,
         mut op: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         let mut deadline = None;
         loop {
-            match op(&self.sock) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.settings.nonblocking.get() {
-                        return Err(e);
+            if self.may_be_ready(direction) {
+                match op(&self.sock) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.drained(direction),
+                    Ok(value) => {
+                        if drained(&value) {
+                            self.drained(direction);
+                        }
+                        return Ok(value);
                     }
+                    Err(e) => return Err(e),
                 }
-                result => return result,
+            }
+            if self.settings.nonblocking.get() {
+                return Err(io::ErrorKind::WouldBlock.into());
             }
             let s = runtime::scheduler(match direction {
                 Direction::Read => "a gosched::net read or accept",
@@ -124,6 +134,21 @@ impl<S: AsRawFd> Pollable<S> {
                 }
             }
             self.park(s, direction, deadline)?;
+        }
+    }
+
+    /// Whether a system call in `direction` may succeed (step 5 of
+    /// src/platform/native.rs): unknown until registered.
+    fn may_be_ready(&self, direction: Direction) -> bool {
+        match &*self.registration.borrow() {
+            Some(r) => r.poller.may_be_ready(r.key, direction),
+            None => true,
+        }
+    }
+
+    fn drained(&self, direction: Direction) {
+        if let Some(r) = &*self.registration.borrow() {
+            r.poller.drained(r.key, direction);
         }
     }
 
@@ -320,9 +345,11 @@ impl TcpStream {
         let stream = TcpStream {
             io: Pollable::new(sock, Rc::default()),
         };
-        stream
-            .io
-            .io(Direction::Write, timeout, connect_timed_out, |sock| {
+        stream.io.io(
+            Direction::Write,
+            timeout,
+            connect_timed_out,
+            |sock| {
                 if let Some(e) = sock.take_error()? {
                     return Err(e);
                 }
@@ -333,7 +360,9 @@ impl TcpStream {
                     }
                     Err(e) => Err(e),
                 }
-            })?;
+            },
+            |_| false,
+        )?;
         Ok(stream)
     }
 
@@ -477,10 +506,13 @@ impl TcpStream {
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let timeout = self.io.settings.read_timeout.get();
-        self.io
-            .io(Direction::Read, timeout, would_block_timeout, |s| {
-                s.peek(buf)
-            })
+        self.io.io(
+            Direction::Read,
+            timeout,
+            would_block_timeout,
+            |s| s.peek(buf),
+            |_| false,
+        )
     }
 
     /// Sets `TCP_NODELAY` (no Nagle delay for small writes).
@@ -595,42 +627,62 @@ impl TcpStream {
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = self.read_timeout_now();
-        self.io
-            .io(Direction::Read, timeout, would_block_timeout, |mut s| {
-                s.read(buf)
-            })
+        let (timeout, len) = (self.read_timeout_now(), buf.len());
+        self.io.io(
+            Direction::Read,
+            timeout,
+            would_block_timeout,
+            |mut s| s.read(buf),
+            |&n| short(n, len),
+        )
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         let timeout = self.read_timeout_now();
-        self.io
-            .io(Direction::Read, timeout, would_block_timeout, |mut s| {
-                s.read_vectored(bufs)
-            })
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.io.io(
+            Direction::Read,
+            timeout,
+            would_block_timeout,
+            |mut s| s.read_vectored(bufs),
+            |&n| short(n, len),
+        )
     }
 }
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let timeout = self.write_timeout_now();
-        self.io
-            .io(Direction::Write, timeout, would_block_timeout, |mut s| {
-                s.write(buf)
-            })
+        self.io.io(
+            Direction::Write,
+            timeout,
+            would_block_timeout,
+            |mut s| s.write(buf),
+            |&n| short(n, buf.len()),
+        )
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let timeout = self.write_timeout_now();
-        self.io
-            .io(Direction::Write, timeout, would_block_timeout, |mut s| {
-                s.write_vectored(bufs)
-            })
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.io.io(
+            Direction::Write,
+            timeout,
+            would_block_timeout,
+            |mut s| s.write_vectored(bufs),
+            |&n| short(n, len),
+        )
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// A transfer of `n` of `len` bytes that shows the socket drained: some but
+/// not all (nothing at all is end of stream, or an empty buffer).
+fn short(n: usize, len: usize) -> bool {
+    n > 0 && n < len
 }
 
 impl Read for TcpStream {
@@ -753,9 +805,13 @@ impl TcpListener {
     /// });
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self
-            .io
-            .io(Direction::Read, None, would_block_timeout, |l| l.accept())?;
+        let (stream, addr) = self.io.io(
+            Direction::Read,
+            None,
+            would_block_timeout,
+            |l| l.accept(),
+            |_| false,
+        )?;
         let stream = TcpStream {
             io: Pollable::new(std::net::TcpStream::from(stream), Rc::default()),
         };
@@ -983,10 +1039,13 @@ impl UdpSocket {
             ));
         };
         let timeout = self.io.settings.write_timeout.get();
-        self.io
-            .io(Direction::Write, timeout, would_block_timeout, |s| {
-                s.send_to(buf, addr)
-            })
+        self.io.io(
+            Direction::Write,
+            timeout,
+            would_block_timeout,
+            |s| s.send_to(buf, addr),
+            |_| false,
+        )
     }
 
     /// Receives one datagram; returns its length and sender.
@@ -1003,10 +1062,13 @@ impl UdpSocket {
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let timeout = self.io.settings.read_timeout.get();
-        self.io
-            .io(Direction::Read, timeout, would_block_timeout, |s| {
-                s.recv_from(buf)
-            })
+        self.io.io(
+            Direction::Read,
+            timeout,
+            would_block_timeout,
+            |s| s.recv_from(buf),
+            |_| false,
+        )
     }
 
     /// As [`recv_from`](Self::recv_from), leaving the datagram queued.
@@ -1023,10 +1085,13 @@ impl UdpSocket {
     /// ```
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let timeout = self.io.settings.read_timeout.get();
-        self.io
-            .io(Direction::Read, timeout, would_block_timeout, |s| {
-                s.peek_from(buf)
-            })
+        self.io.io(
+            Direction::Read,
+            timeout,
+            would_block_timeout,
+            |s| s.peek_from(buf),
+            |_| false,
+        )
     }
 
     /// Sets the default peer for [`send`](Self::send) and
@@ -1059,10 +1124,13 @@ impl UdpSocket {
     /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         let timeout = self.io.settings.write_timeout.get();
-        self.io
-            .io(Direction::Write, timeout, would_block_timeout, |s| {
-                s.send(buf)
-            })
+        self.io.io(
+            Direction::Write,
+            timeout,
+            would_block_timeout,
+            |s| s.send(buf),
+            |_| false,
+        )
     }
 
     /// Receives one datagram from the connected peer.
@@ -1079,10 +1147,13 @@ impl UdpSocket {
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let timeout = self.io.settings.read_timeout.get();
-        self.io
-            .io(Direction::Read, timeout, would_block_timeout, |s| {
-                s.recv(buf)
-            })
+        self.io.io(
+            Direction::Read,
+            timeout,
+            would_block_timeout,
+            |s| s.recv(buf),
+            |_| false,
+        )
     }
 
     /// As [`recv`](Self::recv), leaving the datagram queued.
@@ -1099,10 +1170,13 @@ impl UdpSocket {
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let timeout = self.io.settings.read_timeout.get();
-        self.io
-            .io(Direction::Read, timeout, would_block_timeout, |s| {
-                s.peek(buf)
-            })
+        self.io.io(
+            Direction::Read,
+            timeout,
+            would_block_timeout,
+            |s| s.peek(buf),
+            |_| false,
+        )
     }
 
     /// The local address.

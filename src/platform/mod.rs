@@ -200,6 +200,36 @@ impl<P: Platform + ?Sized> Platform for Box<P> {
 /// while the event is pending and hands back through
 /// [`Platform::poll_ready`]. A waiter of a goroutine that has since stopped
 /// waiting is ignored.
+///
+/// ```
+/// use std::time::Duration;
+/// use gosched::platform::{Idle, NativePlatform, Platform, Unparker, Waiter};
+///
+/// /// Native, plus events of its own: their waiters wait in `ready` until
+/// /// the runtime asks.
+/// struct WithOwnEvents {
+///     native: NativePlatform,
+///     ready: Vec<Waiter>,
+/// }
+///
+/// impl Platform for WithOwnEvents {
+///     fn now(&self) -> Duration { self.native.now() }
+///     fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
+///         self.native.before_idle(deadline)
+///     }
+///     fn poll_ready(&mut self, wake: &mut dyn FnMut(Waiter)) {
+///         self.native.poll_ready(wake);
+///         self.ready.drain(..).for_each(|waiter| wake(waiter));
+///     }
+///     fn has_event_sources(&self) -> bool {
+///         self.native.has_event_sources() || !self.ready.is_empty()
+///     }
+///     fn unparker(&self) -> Unparker { self.native.unparker() }
+/// }
+///
+/// let platform = WithOwnEvents { native: NativePlatform::new(), ready: Vec::new() };
+/// gosched::Runtime::new().platform(platform).run(|| gosched::sleep(Duration::from_millis(1)));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Waiter {
     pub(crate) slot: usize,

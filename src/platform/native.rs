@@ -26,7 +26,11 @@
 //!    and goroutines wait on sockets, it polls the OS without blocking, at
 //!    most every [`BUSY_POLL_INTERVAL`].
 //! 5. A woken goroutine retries its system call; a spurious wake-up (an edge
-//!    for data it already read) costs one more "would block" and park.
+//!    for data it already read) costs one more "would block" and park. A
+//!    call that found its direction drained ("would block", or a short read
+//!    or write) clears the source's readiness flag, which the next event
+//!    sets: until then calls park without a system call (tokio does the
+//!    same), which saves the failed read per request that Go pays.
 //! 6. A wake-up from another thread writes the eventfd; if it comes before
 //!    the wait, the eventfd stays readable and the wait returns at once, so
 //!    no wake-up is lost (docs/porting.md's rule).
@@ -49,6 +53,9 @@ const BUSY_POLL_INTERVAL: Duration = Duration::from_micros(200);
 /// The token of the cross-thread waker; socket keys are slots below it.
 const WAKE_TOKEN: Token = Token(usize::MAX);
 
+/// The token of the sub-millisecond timer (Linux).
+const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+
 /// Waits in the OS poller while idle; other threads wake it through its
 /// [`Unparker`], sockets register with its [`Netpoller`].
 ///
@@ -64,6 +71,8 @@ pub struct NativePlatform {
     waker: Arc<mio::Waker>,
     netpoller: Rc<Netpoller>,
     last_poll: Instant,
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    sub_ms_timer: Option<SubMsTimer>,
 }
 
 impl NativePlatform {
@@ -83,7 +92,6 @@ impl NativePlatform {
         let now = Instant::now();
         NativePlatform {
             epoch: now,
-            poll,
             events: Events::with_capacity(1024),
             waker: Arc::new(waker),
             netpoller: Rc::new(Netpoller {
@@ -93,7 +101,35 @@ impl NativePlatform {
                 waiting: Cell::new(0),
             }),
             last_poll: now,
+            // Without one, waits round up to whole milliseconds.
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            sub_ms_timer: SubMsTimer::new(poll.registry()).ok(),
+            poll,
         }
+    }
+
+    /// The timeout to give `epoll_wait` for `timeout`. epoll counts whole
+    /// milliseconds (mio rounds up), so a wait of 1.5 ms would end 0.5 ms
+    /// late: longer waits are cut to whole milliseconds, and the rest (under
+    /// 1 ms) is timed by a timerfd in the same epoll set, as `polling` does.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn epoll_timeout(&mut self, timeout: Duration) -> Duration {
+        const MS: Duration = Duration::from_millis(1);
+        if timeout >= MS {
+            return Duration::from_millis(timeout.as_millis() as u64);
+        }
+        if let Some(timer) = &self.sub_ms_timer {
+            if !timeout.is_zero() {
+                timer.arm(timeout);
+            }
+        }
+        timeout
+    }
+
+    /// kqueue takes nanoseconds.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn epoll_timeout(&mut self, timeout: Duration) -> Duration {
+        timeout
     }
 
     /// One wait in the OS poller (step 3); `None` waits until an event.
@@ -106,14 +142,19 @@ impl NativePlatform {
         }
         self.last_poll = Instant::now();
         for event in self.events.iter() {
-            if event.token() == WAKE_TOKEN {
+            if event.token() == WAKE_TOKEN || event.token() == TIMER_TOKEN {
                 continue;
             }
-            let closed = event.is_error() || event.is_read_closed() || event.is_write_closed();
+            let read_closed = event.is_error() || event.is_read_closed();
+            let write_closed = event.is_error() || event.is_write_closed();
             self.netpoller.ready_up(
                 event.token().0,
-                event.is_readable() || closed,
-                event.is_writable() || closed,
+                Readiness {
+                    readable: event.is_readable() || read_closed || write_closed,
+                    writable: event.is_writable() || read_closed || write_closed,
+                    read_closed,
+                    write_closed,
+                },
             );
         }
     }
@@ -131,7 +172,8 @@ impl Platform for NativePlatform {
     }
 
     fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
-        let timeout = deadline.map(|deadline| deadline.saturating_sub(self.now()));
+        let timeout =
+            deadline.map(|deadline| self.epoll_timeout(deadline.saturating_sub(self.now())));
         self.wait(timeout);
         Idle::Resume
     }
@@ -170,6 +212,55 @@ impl Platform for NativePlatform {
     }
 }
 
+/// A timerfd in the poller's set: ends a wait shorter than epoll's
+/// millisecond. Each expiry is a new edge, so it is never read.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[derive(Debug)]
+struct SubMsTimer(std::os::fd::OwnedFd);
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl SubMsTimer {
+    fn new(registry: &Registry) -> io::Result<SubMsTimer> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: timerfd_create takes no pointers; a valid clock and flags.
+        let fd = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor that nothing else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        registry.register(
+            &mut SourceFd(&fd.as_raw_fd()),
+            TIMER_TOKEN,
+            Interest::READABLE,
+        )?;
+        Ok(SubMsTimer(fd))
+    }
+
+    /// Expires once, `after` from now (replacing any earlier arming).
+    fn arm(&self, after: Duration) {
+        use std::os::fd::AsRawFd;
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: after.as_secs() as libc::time_t,
+                tv_nsec: after.subsec_nanos() as libc::c_long,
+            },
+        };
+        // SAFETY: a valid timerfd, a valid itimerspec, and a null old value
+        // (allowed). A failure leaves epoll's rounded-up timeout in charge.
+        unsafe { libc::timerfd_settime(self.0.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+    }
+}
+
 /// Which readiness a goroutine waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Direction {
@@ -177,11 +268,27 @@ pub(crate) enum Direction {
     Write,
 }
 
-/// The goroutines that wait on one registered fd.
-#[derive(Default)]
+/// One registered fd: who waits on it, and whether it may be ready.
 struct Source {
     readers: Vec<Waiter>,
     writers: Vec<Waiter>,
+    /// Cleared when a call found the direction drained, set by its next
+    /// event: while clear, a call parks without trying the system call.
+    readable: bool,
+    writable: bool,
+    /// The peer closed or the socket failed: a condition that no later
+    /// event repeats, so it keeps the direction ready for good (a short read
+    /// may leave the end of stream behind it).
+    read_closed: bool,
+    write_closed: bool,
+}
+
+/// What one event says about a registered fd.
+struct Readiness {
+    readable: bool,
+    writable: bool,
+    read_closed: bool,
+    write_closed: bool,
 }
 
 /// Registered fds by key, with a free list so keys stay small.
@@ -265,7 +372,14 @@ impl Netpoller {
             .register(&mut SourceFd(&fd), Token(key), interest)
         {
             Ok(()) => {
-                sources.slots[key] = Some(Source::default());
+                sources.slots[key] = Some(Source {
+                    readers: Vec::new(),
+                    writers: Vec::new(),
+                    readable: true,
+                    writable: true,
+                    read_closed: false,
+                    write_closed: false,
+                });
                 Ok(key)
             }
             Err(e) => {
@@ -285,6 +399,33 @@ impl Netpoller {
             let dropped = source.readers.len() + source.writers.len();
             self.waiting.set(self.waiting.get() - dropped);
             sources.free.push(key);
+        }
+    }
+
+    /// Whether `direction` of the fd with `key` may be ready: no call has
+    /// found it drained since its last event.
+    pub(crate) fn may_be_ready(&self, key: usize, direction: Direction) -> bool {
+        let sources = self.sources.borrow();
+        let Some(source) = sources.slots.get(key).and_then(Option::as_ref) else {
+            return true;
+        };
+        match direction {
+            Direction::Read => source.readable || source.read_closed,
+            Direction::Write => source.writable || source.write_closed,
+        }
+    }
+
+    /// A call found `direction` drained (it would block, or a read or write
+    /// came back short): the next call waits for an event first. No event
+    /// can slip in between the system call and this: events are taken only
+    /// while the scheduler, not a goroutine, runs.
+    pub(crate) fn drained(&self, key: usize, direction: Direction) {
+        let mut sources = self.sources.borrow_mut();
+        if let Some(source) = sources.slots.get_mut(key).and_then(Option::as_mut) {
+            match direction {
+                Direction::Read => source.readable = false,
+                Direction::Write => source.writable = false,
+            }
         }
     }
 
@@ -318,18 +459,22 @@ impl Netpoller {
         }
     }
 
-    /// Step 3: the fd with `key` became readable and/or writable.
-    fn ready_up(&self, key: usize, readable: bool, writable: bool) {
+    /// Step 3: an event for the fd with `key`.
+    fn ready_up(&self, key: usize, event: Readiness) {
         let mut sources = self.sources.borrow_mut();
         let Some(source) = sources.slots.get_mut(key).and_then(Option::as_mut) else {
             return;
         };
         let mut ready = self.ready.borrow_mut();
         let before = ready.len();
-        if readable {
+        source.read_closed |= event.read_closed;
+        source.write_closed |= event.write_closed;
+        if event.readable {
+            source.readable = true;
             ready.append(&mut source.readers);
         }
-        if writable {
+        if event.writable {
+            source.writable = true;
             ready.append(&mut source.writers);
         }
         self.waiting
