@@ -10,7 +10,7 @@
 //!   on stdin beside the timer clock (src/platform/wasip1.rs); then one
 //!   `fd_read` that finds the data there.
 //! - native: the blocking read of [`std::io::stdin`] runs on
-//!   [`unblock`](crate::unblock)'s thread pool while only the goroutine
+//!   `gosched::unblock`'s thread pool while only the goroutine
 //!   waits. Not on the netpoller: that would need `O_NONBLOCK` on fd 0, a
 //!   flag of the open file that the shell and the other processes sharing
 //!   the terminal or pipe would see too.
