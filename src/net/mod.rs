@@ -6,8 +6,9 @@
 //! `use gosched::net::…` is the whole port. A call that would block (accept,
 //! connect, read, write, recv) parks its goroutine until the socket is ready
 //! while the other goroutines run; one goroutine may read a stream while
-//! another writes it. Names given to `connect` and `bind` are resolved on
-//! [`unblock`](crate::unblock)'s thread pool.
+//! another writes it. Names given to `connect` and `bind` are resolved
+//! without blocking the scheduler: natively on `gosched::unblock`'s thread
+//! pool.
 //!
 //! ```
 //! use std::io::{BufRead, BufReader, Write};
