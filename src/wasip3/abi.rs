@@ -138,7 +138,7 @@ impl EventKind {
     }
 }
 
-/// One event of a waitable, as [`wait`] returns it.
+/// One event of a waitable, as `gosched::wasip3::wait` returns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
     /// What happened.

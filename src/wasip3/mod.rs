@@ -1,7 +1,7 @@
 //! The WASIp3 platform (wasm32-wasip2 with the `wasip3` feature): goroutines
 //! in a command component, waiting on a component-model waitable-set.
 //!
-//! When no goroutine can run, [`Wasip3Platform::before_idle`] blocks the
+//! When no goroutine can run, [`Wasip3Platform`]'s `before_idle` blocks the
 //! instance in `waitable-set.wait` on the scheduler's one set, and delivers
 //! each event to the goroutine that waits for that waitable. Goroutines reach
 //! the set in two ways:
