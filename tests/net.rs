@@ -645,3 +645,42 @@ fn unblock_resumes_the_closure_panic_in_the_caller() {
     let payload = caught.unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"pool boom"));
 }
+
+#[test]
+fn a_nonblocking_read_asks_the_os_even_without_yielding() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let writer = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        conn.write_all(b"x").unwrap();
+        // Keep the connection open until the reader is done.
+        let _ = conn.read(&mut [0u8; 1]);
+    });
+    run(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        // A timed-out read registers the socket and leaves it "drained".
+        stream
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        assert!(stream.read(&mut [0u8; 1]).is_err());
+        stream.set_nonblocking(true).unwrap();
+        let start = Instant::now();
+        let mut byte = [0u8; 1];
+        // Spins without letting the scheduler take events, as std code may.
+        loop {
+            match stream.read(&mut byte) {
+                Ok(1) => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                other => panic!("unexpected {other:?}"),
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the data never showed"
+            );
+        }
+        assert_eq!(&byte, b"x");
+        drop(stream);
+    });
+    writer.join().unwrap();
+}

@@ -107,7 +107,9 @@ impl<S: AsRawFd> Pollable<S> {
     ) -> io::Result<R> {
         let mut deadline = None;
         loop {
-            if self.may_be_ready(direction) {
+            // Non-blocking mode always asks the OS: its caller may spin
+            // without ever letting the scheduler take events.
+            if self.settings.nonblocking.get() || self.may_be_ready(direction) {
                 match op(&self.sock) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.drained(direction),
