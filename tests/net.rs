@@ -646,6 +646,7 @@ fn unblock_resumes_the_closure_panic_in_the_caller() {
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"pool boom"));
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_nonblocking_read_asks_the_os_even_without_yielding() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
