@@ -9,7 +9,10 @@
 //! `nc 127.0.0.1 7411`. The same source runs as a WASIp3 component
 //! (`examples/wasip3_echo.rs`).
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(
+    not(target_arch = "wasm32"),
+    all(target_env = "p2", feature = "wasip3")
+))]
 mod server {
     use std::cell::Cell;
     use std::io::{Read, Write};
@@ -76,13 +79,19 @@ mod server {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(
+    not(target_arch = "wasm32"),
+    all(target_env = "p2", feature = "wasip3")
+))]
 fn main() {
     server::main();
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(
+    target_arch = "wasm32",
+    not(all(target_env = "p2", feature = "wasip3"))
+))]
 fn main() {
-    eprintln!("echo_server: gosched::net is native only on this branch");
+    eprintln!("echo_server: gosched::net needs a native target or a WASIp3 component");
     std::process::exit(1);
 }

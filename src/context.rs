@@ -331,6 +331,7 @@ impl Context {
 
     /// Cancels the context with `err` as its [`CancelHandle`] would (for
     /// cancellers inside the crate, such as `signal::notify_context`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn cancel_with(&self, err: ContextError) {
         if let Some(state) = &self.node.cancel {
             state.cancel(err);

@@ -42,11 +42,20 @@ mod block_on;
 pub mod chan;
 pub mod context;
 mod coro;
+#[cfg(any(
+    not(target_arch = "wasm32"),
+    all(target_os = "wasi", target_env = "p1"),
+    all(target_env = "p2", feature = "wasip3")
+))]
+pub mod io;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod js;
 pub mod local;
-// Where a host has sockets: natively (the netpoller); WASIp3 joins here.
-#[cfg(not(target_arch = "wasm32"))]
+// Where a host has sockets: natively (the netpoller) and in WASIp3 components.
+#[cfg(any(
+    not(target_arch = "wasm32"),
+    all(target_env = "p2", feature = "wasip3")
+))]
 pub mod net;
 pub mod platform;
 mod program;
@@ -67,8 +76,7 @@ pub use block_on::block_on;
 pub use chan::{
     after, after_func, chan, never, tick, FuncTimer, ReadyTimeoutError, Receiver, RecvError,
     RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendError, SendTimeoutError,
-    Sender, Ticker, Timer, TryReadyError,
-    TryRecvError, TrySelectError, TrySendError,
+    Sender, Ticker, Timer, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 pub use program::{Program, Runtime};
 pub use spawn::{go, spawn, Builder, JoinHandle};

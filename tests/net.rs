@@ -5,13 +5,22 @@
 //! sockets at shutdown, a socket used outside a goroutine or by a later
 //! runtime. 127.0.0.1 only; every loop is bounded.
 //!
-//! Where `gosched::net` exists: natively for now.
-#![cfg(not(target_arch = "wasm32"))]
+//! Natively, and in a WASIp3 component (wasm32-wasip2, feature `wasip3`,
+//! on wasi:sockets under wasmtime) except the tests marked
+//! `#[cfg(not(target_arch = "wasm32"))]`: those need std threads, child
+//! processes, raw fds (`SO_LINGER`, the fd limit), std socket conversions,
+//! non-blocking mode or unwinding panics, which a component lacks.
+#![cfg(any(
+    not(target_arch = "wasm32"),
+    all(target_env = "p2", feature = "wasip3")
+))]
 
 use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
+#[cfg(not(target_arch = "wasm32"))]
 use std::os::fd::AsRawFd;
+#[cfg(not(target_arch = "wasm32"))]
 use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -53,6 +62,7 @@ fn pair() -> (TcpStream, TcpStream) {
 }
 
 /// Sets `SO_LINGER` to zero: closing the socket then resets the connection.
+#[cfg(not(target_arch = "wasm32"))]
 fn linger_zero(stream: &TcpStream) {
     let linger = libc::linger {
         l_onoff: 1,
@@ -71,10 +81,12 @@ fn linger_zero(stream: &TcpStream) {
     assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 const CHILD_ENV: &str = "GOSCHED_NET_TEST_CHILD";
 
 /// Runs `scenario` in a child process (for process-wide state: the fd limit,
 /// SIGPIPE); in the parent, asserts that the child passed.
+#[cfg(not(target_arch = "wasm32"))]
 fn in_child(test: &str, scenario: impl FnOnce()) {
     if std::env::var(CHILD_ENV).as_deref() == Ok(test) {
         scenario();
@@ -93,9 +105,18 @@ fn in_child(test: &str, scenario: impl FnOnce()) {
     );
 }
 
+/// A WASIp3 component has 100 clients: under wasmtime a goroutine's turn
+/// costs ~10 µs (release; ~30 µs debug) and the sockets' host side runs on
+/// wasmtime's threads, so with 1,000 clients the ticker meets the 80 % only
+/// on an idle machine (release: 3.8 s idle; 70-75 % of the ticks with the
+/// two CPUs shared).
 #[test]
 fn echo_1000_clients_100_round_trips_while_a_ticker_ticks() {
-    const CLIENTS: usize = 1000;
+    const CLIENTS: usize = if cfg!(target_arch = "wasm32") {
+        100
+    } else {
+        1000
+    };
     const ROUNDS: usize = 100;
     const PERIOD: Duration = Duration::from_millis(10);
     let (ticks, elapsed) = run(|| {
@@ -335,6 +356,29 @@ fn peer_close_reads_zero() {
     });
 }
 
+/// The portable half of `write_to_a_closed_peer_is_broken_pipe_not_sigpipe`
+/// (a component has no signals to check).
+#[cfg(target_arch = "wasm32")]
+#[test]
+fn write_to_a_closed_peer_is_broken_pipe() {
+    run(|| {
+        let (mut client, server) = pair();
+        drop(server);
+        let mut errors = Vec::new();
+        for _ in 0..100 {
+            match client.write_all(b"data") {
+                Ok(()) => gosched::sleep(Duration::from_millis(1)),
+                Err(e) => {
+                    errors.push(e.kind());
+                    break;
+                }
+            }
+        }
+        assert_eq!(errors.last(), Some(&ErrorKind::BrokenPipe), "{errors:?}");
+    });
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn peer_reset_mid_read_fails_that_goroutine_only() {
     run(|| {
@@ -360,6 +404,7 @@ fn peer_reset_mid_read_fails_that_goroutine_only() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn write_to_a_closed_peer_is_broken_pipe_not_sigpipe() {
     in_child("write_to_a_closed_peer_is_broken_pipe_not_sigpipe", || {
@@ -390,6 +435,7 @@ fn write_to_a_closed_peer_is_broken_pipe_not_sigpipe() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn accept_at_the_fd_limit_fails_then_serves_again() {
     in_child("accept_at_the_fd_limit_fails_then_serves_again", || {
@@ -429,6 +475,7 @@ fn accept_at_the_fd_limit_fails_then_serves_again() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn goroutine_parked_on_a_socket_at_shutdown_is_unwound_and_its_fd_closed() {
     struct Flag(Rc<Cell<bool>>);
@@ -462,6 +509,7 @@ fn goroutine_parked_on_a_socket_at_shutdown_is_unwound_and_its_fd_closed() {
     );
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_socket_parked_on_is_not_a_deadlock() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -512,6 +560,7 @@ fn a_busy_run_queue_still_serves_sockets() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_socket_outlives_its_runtime_and_works_in_the_next() {
     let (listener, addr) = run(|| {
@@ -536,6 +585,7 @@ fn a_socket_outlives_its_runtime_and_works_in_the_next() {
     });
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn std_sockets_convert_both_ways() {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -553,6 +603,7 @@ fn std_sockets_convert_both_ways() {
     assert_eq!(back.read(&mut [0u8; 4]).unwrap(), 0);
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 #[should_panic(expected = "must be called inside a goroutine")]
 fn blocking_outside_a_goroutine_panics() {
@@ -560,6 +611,7 @@ fn blocking_outside_a_goroutine_panics() {
     let _ = listener.accept();
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn unblock_parks_only_its_goroutine() {
     let (value, ticks) = run(|| {
@@ -582,6 +634,7 @@ fn unblock_parks_only_its_goroutine() {
     assert!(ticks >= 5, "the ticker ran {ticks} times during unblock");
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn unblock_resumes_the_closure_panic_in_the_caller() {
     let caught = run(|| {
@@ -593,6 +646,7 @@ fn unblock_resumes_the_closure_panic_in_the_caller() {
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"pool boom"));
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_nonblocking_read_asks_the_os_even_without_yielding() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -7,8 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 /// What [`std::net::ToSocketAddrs`] accepts, for `gosched::net`: socket
 /// addresses, `(ip, port)` pairs, `"host:port"` strings, `(host, port)` pairs
 /// and slices of addresses. Unlike std's trait, a host name is not looked up
-/// by the calling thread (which would stop every goroutine) but on
-/// [`unblock`](crate::unblock)'s thread pool.
+/// by the calling thread (which would stop every goroutine) but, natively,
+/// on `gosched::unblock`'s thread pool, and in a WASIp3 component with
+/// `wasi:sockets/ip-name-lookup`.
 ///
 /// Implemented for the same types as std's trait; it cannot be implemented
 /// outside gosched.
@@ -50,6 +51,7 @@ impl Lookup {
     /// Resolves a name with std on the calling thread: for a host's
     /// off-thread lookup, or outside any goroutine (where blocking the thread
     /// stops no goroutine).
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn resolve_here(self) -> io::Result<Vec<SocketAddr>> {
         use std::net::ToSocketAddrs as _;
         match self.0 {

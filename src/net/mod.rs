@@ -6,8 +6,9 @@
 //! `use gosched::net::…` is the whole port. A call that would block (accept,
 //! connect, read, write, recv) parks its goroutine until the socket is ready
 //! while the other goroutines run; one goroutine may read a stream while
-//! another writes it. Names given to `connect` and `bind` are resolved on
-//! [`unblock`](crate::unblock)'s thread pool.
+//! another writes it. Names given to `connect` and `bind` are resolved
+//! without blocking the scheduler: natively on `gosched::unblock`'s thread
+//! pool.
 //!
 //! ```
 //! use std::io::{BufRead, BufReader, Write};
@@ -46,11 +47,17 @@
 //! there with `From`.
 //!
 //! Natively the sockets wait on the platform's netpoller (epoll or kqueue,
-//! in `before_idle`: docs/net.md).
+//! in `before_idle`: docs/net.md). In a WASIp3 component (wasm32-wasip2,
+//! feature `wasip3`) they are `wasi:sockets@0.3.0` resources whose async
+//! operations wait on the scheduler's waitable-set; names are looked up with
+//! `wasi:sockets/ip-name-lookup`. What wasi:sockets lacks (`set_nodelay`,
+//! conversions from std's sockets) is listed in src/net/wasip3.rs.
 
 mod addr;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+mod wasip3;
 
 pub use addr::ToSocketAddrs;
 #[cfg(not(target_arch = "wasm32"))]
@@ -58,3 +65,5 @@ pub use native::{Incoming, TcpListener, TcpStream, UdpSocket};
 pub use std::net::{
     AddrParseError, IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6,
 };
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+pub use wasip3::{Incoming, TcpListener, TcpStream, UdpSocket};

@@ -44,6 +44,8 @@ pub use native::{NativePlatform, Netpoller};
 mod wasip1;
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 pub use wasip1::Wasip1Platform;
+#[cfg(all(target_os = "wasi", target_env = "p1"))]
+pub(crate) use wasip1::{read_fd, readable};
 #[cfg(all(target_os = "wasi", target_env = "p2", not(feature = "wasip3")))]
 compile_error!(
     "gosched on wasm32-wasip2 runs as a WASIp3 component: enable the `wasip3` feature \

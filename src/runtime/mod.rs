@@ -33,7 +33,7 @@ pub(crate) mod rng;
 mod timer;
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io;
 use std::rc::Rc;
@@ -82,8 +82,9 @@ pub(crate) struct Scheduler {
     next_id: Cell<u64>,
     platform: RefCell<Box<dyn Platform>>,
     remote: Arc<Remote>,
-    /// Goroutines parked in `block_on`, with the handle their wakers share.
-    futures: RefCell<Vec<Arc<FutureWake>>>,
+    /// Goroutines parked in `block_on`, with the handle their wakers share,
+    /// keyed by its address: thousands may be parked (one per socket).
+    futures: RefCell<HashMap<usize, Arc<FutureWake>>>,
     idle_hook: RefCell<Option<IdleHook>>,
     /// The platform's, asked once: sockets wait on it.
     #[cfg(not(target_arch = "wasm32"))]
@@ -140,7 +141,7 @@ pub(crate) fn try_scheduler() -> Option<&'static Scheduler> {
 }
 
 /// Whether the caller runs on a goroutine, so that it may park.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasip3"))]
 pub(crate) fn in_goroutine() -> bool {
     coro::in_coroutine() && try_scheduler().is_some_and(|s| !s.unwinding_at_shutdown())
 }
@@ -187,7 +188,7 @@ impl Scheduler {
             #[cfg(not(target_arch = "wasm32"))]
             netpoller: platform.netpoller(),
             platform: RefCell::new(platform),
-            futures: RefCell::new(Vec::new()),
+            futures: RefCell::new(HashMap::new()),
             idle_hook: RefCell::new(None),
             stack_size: coro::round_to_page(stack_size),
             stack_kind,
@@ -376,12 +377,10 @@ impl Scheduler {
 
     /// Parks the running goroutine in `block_on` until `wake` is woken.
     pub(crate) fn park_on_future(&self, wake: &Arc<FutureWake>) {
-        self.futures.borrow_mut().push(wake.clone());
+        let key = Arc::as_ptr(wake) as usize;
+        self.futures.borrow_mut().insert(key, wake.clone());
         self.park(WaitReason::Future, None);
-        let mut futures = self.futures.borrow_mut();
-        if let Some(at) = futures.iter().position(|f| Arc::ptr_eq(f, wake)) {
-            futures.swap_remove(at);
-        }
+        self.futures.borrow_mut().remove(&key);
     }
 
     /// The loop of steps 2-6, until `main` is dead or the loop must stop.
@@ -507,13 +506,15 @@ impl Scheduler {
 
     /// Step 5: remote wake-ups, due timers, platform events.
     fn poll_events(&self) {
-        self.remote.drain(|slot, id| self.unpark_slot(slot, id));
         // Timers before sockets: a goroutine whose timer fired queues ahead
         // of a batch of ready sockets, so a ticker stays on time under load.
         self.fire_due_timers();
         self.platform
             .borrow_mut()
             .poll_ready(&mut |waiter| self.unpark_slot(waiter.slot, waiter.id));
+        // After the platform's events: those may wake `block_on` Wakers
+        // (WASIp3, wasip1), which queue their wake-ups here.
+        self.remote.drain(|slot, id| self.unpark_slot(slot, id));
     }
 
     fn fire_due_timers(&self) {
@@ -566,7 +567,7 @@ impl Scheduler {
         }
         let waiting = deadline.is_some()
             || self.remote.has_pending()
-            || self.futures.borrow().iter().any(|f| f.may_be_woken())
+            || self.futures.borrow().values().any(|f| f.may_be_woken())
             || self.platform.borrow().has_event_sources();
         if !waiting {
             return Some(Stop::Deadlock(self.deadlock_report()));

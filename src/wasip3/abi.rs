@@ -24,6 +24,8 @@ unsafe extern "C" {
     fn raw_subtask_cancel(subtask: u32) -> u32;
     #[link_name = "[subtask-drop]"]
     fn raw_subtask_drop(subtask: u32);
+    #[link_name = "[thread-yield]"]
+    fn raw_thread_yield() -> u32;
 }
 
 // `stream<_>` (no element type): the pokes that wake an idle export task.
@@ -77,6 +79,14 @@ pub(super) fn waitable_set_poll(set: u32) -> Option<Event> {
     // SAFETY: as in `waitable_set_wait`.
     let kind = unsafe { raw_waitable_set_poll(set, &mut payload) };
     event(kind, payload)
+}
+
+/// Lets the host run its side of pending operations (wasmtime moves socket
+/// data only while the instance waits or yields), then returns.
+pub(super) fn thread_yield() {
+    // SAFETY: no arguments; the result (whether the task was cancelled)
+    // does not apply to the sync-lifted `run` export.
+    unsafe { raw_thread_yield() };
 }
 
 fn event(kind: u32, [waitable, code]: [u32; 2]) -> Option<Event> {
@@ -180,7 +190,7 @@ impl EventKind {
     }
 }
 
-/// One event of a waitable, as [`wait`](super::wait) returns it.
+/// One event of a waitable, as `gosched::wasip3::wait` returns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
     /// What happened.

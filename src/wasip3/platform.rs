@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::reactor::{self, Mode};
-use crate::platform::{Idle, Platform, Spawner, Unparker};
+use crate::platform::{Idle, Platform, Spawner, Unparker, Waiter};
 use ::wasip3 as bindings;
 
 /// The platform `gosched::run` uses on wasm32-wasip2 with the `wasip3`
@@ -86,6 +86,12 @@ impl Platform for Wasip3Platform {
     /// A component serving exports always may be woken: by its next call.
     fn has_event_sources(&self) -> bool {
         self.mode == Mode::Exports || reactor::waiter_count() > 0
+    }
+
+    /// Delivers the set's ready events (their Wakers unpark the goroutines;
+    /// `wake` is not needed).
+    fn poll_ready(&mut self, _wake: &mut dyn FnMut(Waiter)) {
+        reactor::poll_events();
     }
 
     fn unparker(&self) -> Unparker {

@@ -641,6 +641,19 @@ pub(super) fn wait_for_events(deadline_ns: Option<u64>) -> Idle {
     Idle::Resume
 }
 
+/// Delivers the events that are ready now, without waiting: while goroutines
+/// keep the run queue busy, the scheduler still serves its waitables.
+pub(super) fn poll_events() {
+    let (set, waiting) = REACTOR.with_borrow(|r| (r.set, !r.waiters.is_empty()));
+    if !waiting {
+        return;
+    }
+    abi::thread_yield();
+    while let Some(ready) = abi::waitable_set_poll(set) {
+        deliver(ready);
+    }
+}
+
 /// Makes the timer subtask match `deadline_ns`: keeps it if it already does,
 /// else cancels it and starts a new `wait-until`. Returns `false` if the
 /// deadline has passed already.
