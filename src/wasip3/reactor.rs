@@ -644,7 +644,10 @@ pub(super) fn wait_for_events(deadline_ns: Option<u64>) -> Idle {
 /// Delivers the events that are ready now, without waiting: while goroutines
 /// keep the run queue busy, the scheduler still serves its waitables.
 pub(super) fn poll_events() {
-    let (set, waiting) = REACTOR.with_borrow(|r| (r.set, !r.waiters.is_empty()));
+    // In exports mode the waitables sit in the export tasks' sets, whose
+    // callbacks deliver their events; only a command owns a set to poll.
+    let (set, waiting) =
+        REACTOR.with_borrow(|r| (r.set, r.mode == Mode::Command && !r.waiters.is_empty()));
     if !waiting {
         return;
     }
