@@ -97,6 +97,46 @@ mod suite {
         format!("{first}, {second}, {third}")
     });
 
+    // Timer, Ticker, after_func (Go 1.23 semantics) and a context deadline on
+    // the JS event loop; an expired timer is ready to try_recv at once; the
+    // wall clock works where std's SystemTime::now panics. Returns the wall
+    // clock in ms since the epoch, which the test compares with Date.now().
+    js_main!(test_timers_and_wall_clock, || {
+        let timer = gosched::Timer::new(ms(5));
+        assert!(timer.stop());
+        assert!(timer.receiver().try_recv().is_err(), "no value after stop");
+        assert!(!timer.reset(ms(1)));
+        let start = gosched::now();
+        while gosched::now() - start < ms(3) {}
+        assert!(
+            timer.receiver().try_recv().is_ok(),
+            "expired: ready at once"
+        );
+
+        let ticker = gosched::Ticker::new(ms(2));
+        let a = ticker.receiver().recv().unwrap();
+        let b = ticker.receiver().recv().unwrap();
+        assert!(b > a);
+        ticker.stop();
+
+        let (tx, rx) = chan(1);
+        gosched::after_func(ms(1), move || tx.send("after_func").unwrap());
+        assert_eq!(rx.recv().unwrap(), "after_func");
+
+        use gosched::context::{self, ContextError};
+        let (ctx, _cancel) = context::with_timeout(&context::background(), ms(2));
+        let (_keep, never) = chan::<u32>(0);
+        assert_eq!(
+            never.recv_ctx(&ctx),
+            Err(context::RecvCtxError::Done(ContextError::DeadlineExceeded))
+        );
+
+        let wall = gosched::system_time()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        wall.as_millis().to_string()
+    });
+
     // Sleeps wake in deadline order, whatever the order they started in.
     js_main!(test_sleep_ordering, || {
         let order = Rc::new(RefCell::new(Vec::new()));

@@ -3,7 +3,7 @@
 //! a channel, and the table goes out through `wasi:cli/stdout@0.3.0`.
 //!
 //! ```text
-//! cargo run --target wasm32-wasip2 --features wasip3 --example wasip3_fanout -- [DIR]
+//! cargo gosched run --target wasm32-wasip2 --features wasip3 --example wasip3_fanout -- [DIR]
 //! ```
 //!
 //! DIR (default `src/chan`) is relative to the current directory, which

@@ -186,7 +186,9 @@ export class Instance {
       return;
     }
     if (next !== WAITING) {
-      const wait = Math.max(0, Math.ceil(next - performance.now()));
+      // setTimeout takes at most 2^31-1 ms (about 24.8 days; a longer delay
+      // fires at once): a farther deadline is re-armed when that passes.
+      const wait = Math.min(2 ** 31 - 1, Math.max(0, Math.ceil(next - performance.now())));
       this.#timer = setTimeout(() => {
         this.#timer = null;
         this.#pump();

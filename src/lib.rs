@@ -43,18 +43,35 @@
 
 mod block_on;
 pub mod chan;
+pub mod context;
 mod coro;
+#[cfg(any(
+    not(target_arch = "wasm32"),
+    all(target_os = "wasi", target_env = "p1"),
+    all(target_env = "p2", feature = "wasip3")
+))]
+pub mod io;
 // A native `cargo doc` shows it too (cfg(doc)); it is built only for JS hosts.
 #[cfg(any(doc, all(target_arch = "wasm32", target_os = "unknown")))]
 #[cfg_attr(docsrs, doc(cfg(all(target_arch = "wasm32", target_os = "unknown"))))]
 pub mod js;
 pub mod local;
+// Where a host has sockets: natively (the netpoller) and in WASIp3 components.
+#[cfg(any(
+    not(target_arch = "wasm32"),
+    all(target_env = "p2", feature = "wasip3")
+))]
+pub mod net;
 pub mod platform;
 mod program;
 mod runtime;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod signal;
 mod spawn;
 pub mod sync;
 mod time;
+#[cfg(not(target_arch = "wasm32"))]
+mod unblock;
 // A native `cargo doc --features wasip3` shows it too; it is built only for
 // wasm32-wasip2.
 #[cfg(all(
@@ -71,13 +88,15 @@ use std::time::Duration;
 
 pub use block_on::block_on;
 pub use chan::{
-    after, chan, never, tick, Receiver, RecvError, RecvTimeoutError, Select, SelectTimeoutError,
-    SelectedOperation, SendError, SendTimeoutError, Sender, TryRecvError, TrySelectError,
-    TrySendError,
+    after, after_func, chan, never, tick, FuncTimer, ReadyTimeoutError, Receiver, RecvError,
+    RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendError, SendTimeoutError,
+    Sender, Ticker, Timer, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 pub use program::{Program, Runtime};
 pub use spawn::{go, spawn, Builder, JoinHandle};
-pub use time::{now, sleep};
+pub use time::{now, sleep, system_time};
+#[cfg(not(target_arch = "wasm32"))]
+pub use unblock::unblock;
 
 /// Runs `main` as the main goroutine of a new scheduler on this thread and
 /// returns its value; see [`Runtime::run`].
@@ -177,3 +196,8 @@ pub fn current_name() -> Option<String> {
 pub fn set_idle_hook(hook: impl FnMut(Option<Duration>) -> bool + 'static) {
     runtime::scheduler("gosched::set_idle_hook").set_idle_hook(Box::new(hook))
 }
+
+/// docs/from-go.md's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/from-go.md")]
+struct FromGoGuide;

@@ -97,11 +97,14 @@ impl Runtime {
         self
     }
 
-    /// Carves goroutine stacks from shared slabs instead of giving each its own
-    /// guard-paged mapping, so that a process can hold a million goroutines
-    /// (guarded stacks stop near 32k at Linux's default `vm.max_map_count`).
-    /// An overflow is detected at the goroutine's next switch by a canary at
-    /// the bottom of its stack and aborts the process with a message.
+    /// Gives goroutines stacks without guard pages, packed half a page
+    /// tighter: a canary at the bottom of each stack detects an overflow at
+    /// the goroutine's next switch and aborts the process with a message.
+    /// Guarded stacks need Linux 6.13 or later to hold a million goroutines
+    /// (before it, each costs two kernel mappings and `vm.max_map_count`
+    /// stops them near 28k); unguarded ones hold a million everywhere, and
+    /// with small stacks (`stack_size(16 * 1024)`) cost less memory each
+    /// (docs/benchmarks.md, "A million goroutines").
     ///
     /// # Safety
     ///
@@ -160,7 +163,9 @@ impl Runtime {
         let scheduler = Box::new(Scheduler::new(platform, self.stack_size, self.stack_kind));
         let main = {
             let _enter = Enter::new(&scheduler);
-            let main = scheduler.spawn(Some("main".to_owned()), None, Packet::new(main));
+            let main = scheduler
+                .spawn(Some("main".to_owned()), None, Packet::new(main))
+                .expect("a new scheduler has no goroutine waiting for a stack");
             scheduler.attach_platform(Spawner::new(|future| {
                 crate::go(move || crate::block_on(future));
             }));

@@ -21,26 +21,14 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
     result
 }
 
-/// What a goroutine's entry does: run `f`, or, when no stack could be mapped
-/// for it, fail as if `f` had panicked with the reason.
-pub(crate) fn run_entry<T>(
-    f: impl FnOnce() -> T,
-    no_stack: Option<io::Error>,
-) -> std::thread::Result<T> {
-    match no_stack {
-        None => {
-            let result = catch(f);
-            // As std's thread-locals: dropped on the goroutine's own stack,
-            // before a joiner sees the result.
-            crate::local::destroy_current();
-            result
-        }
-        Some(error) => {
-            let message = format!("gosched: cannot start goroutine: {error}");
-            eprintln!("{message}");
-            Err(Box::new(message))
-        }
-    }
+/// What a goroutine's entry does: run `f`, catching its panic, then drop its
+/// goroutine-local values.
+pub(crate) fn run_entry<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let result = catch(f);
+    // As std's thread-locals: dropped on the goroutine's own stack, before a
+    // joiner sees the result.
+    crate::local::destroy_current();
+    result
 }
 
 /// A goroutine's code and result slot, stored inline in its record.
@@ -48,6 +36,9 @@ pub(crate) struct Packet<F, T> {
     code: Cell<Option<F>>,
     result: RefCell<Option<std::thread::Result<T>>>,
     finished: Cell<bool>,
+    /// The join handle is gone: nobody will take the result, so it is
+    /// dropped as soon as it exists (the record may wait for reuse long after).
+    detached: Cell<bool>,
     joiner: RefCell<Option<GRef>>,
 }
 
@@ -57,16 +48,21 @@ impl<F: FnOnce() -> T, T> Packet<F, T> {
             code: Cell::new(Some(code)),
             result: RefCell::new(None),
             finished: Cell::new(false),
+            detached: Cell::new(false),
             joiner: RefCell::new(None),
         }
     }
 }
 
 impl<F: FnOnce() -> T, T> Task for Packet<F, T> {
-    fn run(&self, no_stack: Option<io::Error>) {
+    fn run(&self) {
         let code = self.code.take().expect("a goroutine runs once");
-        let result = run_entry(code, no_stack);
-        *self.result.borrow_mut() = Some(result);
+        let result = run_entry(code);
+        if self.detached.get() {
+            drop(result);
+        } else {
+            *self.result.borrow_mut() = Some(result);
+        }
         self.finished.set(true);
         let joiner = self.joiner.borrow_mut().take();
         if let Some(joiner) = joiner {
@@ -86,6 +82,8 @@ pub(crate) trait Joinable<T> {
     fn take_result(&self) -> Option<std::thread::Result<T>>;
     fn is_finished(&self) -> bool;
     fn set_joiner(&self, joiner: GRef);
+    /// The handle is dropped: drops the result now or when it comes.
+    fn detach(&self);
 }
 
 impl<F, T> Joinable<T> for Packet<F, T> {
@@ -99,6 +97,13 @@ impl<F, T> Joinable<T> for Packet<F, T> {
 
     fn set_joiner(&self, joiner: GRef) {
         *self.joiner.borrow_mut() = Some(joiner);
+    }
+
+    fn detach(&self) {
+        self.detached.set(true);
+        // Out of the RefCell before it is dropped: its destructor is user code.
+        let result = self.result.borrow_mut().take();
+        drop(result);
     }
 }
 
@@ -163,6 +168,12 @@ impl<T> JoinHandle<T> {
     }
 }
 
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.g.task.detach();
+    }
+}
+
 // Goroutines belong to the thread whose scheduler runs them.
 static_assertions::assert_not_impl_any!(JoinHandle<u8>: Send, Sync);
 
@@ -215,12 +226,14 @@ impl Builder {
 
     /// Starts the goroutine.
     ///
-    /// Its stack is mapped when it first runs; if that fails (out of memory,
-    /// or `vm.max_map_count` reached with guarded stacks), the goroutine ends
-    /// as if it had panicked with the reason: [`JoinHandle::join`] returns
-    /// `Err` holding the message as a `String`, also printed to stderr. The
-    /// `io::Result` keeps `std::thread::Builder`'s shape; this version never
-    /// returns `Err`.
+    /// Its stack is taken from the thread's pool when it first runs. If none
+    /// can be had then (memory or address space used up; on wasm32, linear
+    /// memory's 4 GiB; on Linux before 6.13 with guarded stacks,
+    /// `vm.max_map_count`), the goroutine waits until a running goroutine
+    /// returns its stack. While any goroutine waits so, `spawn` returns `Err`
+    /// (kind [`OutOfMemory`](io::ErrorKind::OutOfMemory)) saying why and what
+    /// to change: smaller stacks, fewer goroutines alive at once, or
+    /// [`Runtime::unguarded_stacks`](crate::Runtime::unguarded_stacks).
     ///
     /// # Panics
     ///
@@ -231,7 +244,7 @@ impl Builder {
         T: 'static,
     {
         let s = any_scheduler("gosched::go");
-        let g = s.spawn(self.name, self.stack_size, Packet::new(f));
+        let g = s.spawn(self.name, self.stack_size, Packet::new(f))?;
         Ok(JoinHandle { g })
     }
 }
@@ -244,8 +257,8 @@ impl Builder {
 /// # Panics
 ///
 /// Outside [`run`](crate::run) (or [`Program::enter`](crate::Program::enter)).
-/// A goroutine whose stack cannot be mapped fails as described at
-/// [`Builder::spawn`].
+/// While goroutines wait for a stack (see [`Builder::spawn`]), with the
+/// reason.
 ///
 /// ```
 /// use std::rc::Rc;

@@ -1,5 +1,6 @@
 //! Faults: goroutines that panic (holding a lock, inside a select, with others
-//! waiting on their channel), dropped join handles, goroutines still parked
+//! waiting on their channel), destructors that panic (of several buffered or
+//! unsent values at once), dropped join handles, goroutines still parked
 //! when `run` ends, and channels or locks that outlive the runtime that parked
 //! goroutines on them. After each fault the scheduler must go on working, no
 //! value that a send reported delivered may be lost, and every value must be
@@ -586,4 +587,73 @@ fn a_send_never_goes_to_a_receiver_that_was_unwound() {
 #[test]
 fn a_send_never_goes_to_a_select_that_was_unwound() {
     assert!(send_after_receiver_unwound(true).is_err());
+}
+
+/// A value whose destructor counts its drop, then panics (without the hook).
+#[derive(Clone)]
+struct Bomb(Rc<Cell<usize>>);
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+        fail("bomb");
+    }
+}
+
+#[test]
+fn dropping_the_last_receiver_drops_every_buffered_value_when_destructors_panic() {
+    run(|| {
+        let drops = Rc::new(Cell::new(0));
+        let (tx, rx) = chan(3);
+        for _ in 0..3 {
+            tx.send(Bomb(drops.clone())).unwrap();
+        }
+        // Before: the second panic, during the first one's unwinding, aborted.
+        let r = panic::catch_unwind(AssertUnwindSafe(move || drop(rx)));
+        assert_eq!(message(&*r.unwrap_err()), "bomb");
+        assert_eq!(drops.get(), 3);
+        assert!(tx.is_closed());
+        assert_scheduler_works();
+    });
+}
+
+#[test]
+fn a_select_drops_every_unsent_value_when_destructors_panic() {
+    run(|| {
+        let drops = Rc::new(Cell::new(0));
+        let (full_tx, _full_rx) = chan(0);
+        let (tx, rx) = chan::<u8>(1);
+        tx.send(1).unwrap();
+        let got = panic::catch_unwind(AssertUnwindSafe(|| {
+            // Only the receive is ready; both values to send are unsent.
+            select! {
+                send(full_tx, Bomb(drops.clone())) -> _ => unreachable!(),
+                send(full_tx, Bomb(drops.clone())) -> _ => unreachable!(),
+                recv(rx) -> v => v,
+            }
+        }));
+        assert_eq!(message(&*got.unwrap_err()), "bomb");
+        assert_eq!(drops.get(), 2);
+        assert_eq!(rx.try_recv(), Err(gosched::TryRecvError::Empty));
+        assert_scheduler_works();
+    });
+}
+
+#[test]
+fn dropping_a_select_drops_every_unsent_value_when_destructors_panic() {
+    run(|| {
+        let drops = Rc::new(Cell::new(0));
+        let (tx, _rx) = chan(0);
+        let mut sel = gosched::Select::new();
+        sel.send(&tx, Bomb(drops.clone()));
+        sel.send(&tx, Bomb(drops.clone()));
+        let copy = sel.clone();
+        assert_eq!(drops.get(), 0, "no value was dropped yet");
+        let r = panic::catch_unwind(AssertUnwindSafe(move || drop(sel)));
+        assert_eq!(message(&*r.unwrap_err()), "bomb");
+        assert_eq!(drops.get(), 2);
+        let r = panic::catch_unwind(AssertUnwindSafe(move || drop(copy)));
+        assert_eq!(message(&*r.unwrap_err()), "bomb");
+        assert_eq!(drops.get(), 4, "the clone held clones of both values");
+    });
 }

@@ -311,3 +311,88 @@ fn run_refuses_a_platform_that_returns_to_host() {
         .platform(HostLoop(std::time::Instant::now()))
         .run(|| gosched::sleep(Duration::from_millis(1)));
 }
+
+/// A stack size no memory can hold: mapping (natively) or carving it (from
+/// wasm32's 4 GiB linear memory) fails.
+const IMPOSSIBLE_STACK: usize = usize::MAX - (1 << 20);
+
+#[test]
+#[cfg_attr(target_arch = "wasm32", ignore = "panics abort on wasm")]
+fn goroutine_without_a_stack_waits_and_spawn_fails_meanwhile() {
+    let r = std::panic::catch_unwind(|| {
+        gosched::run(|| {
+            let h = gosched::Builder::new()
+                .stack_size(IMPOSSIBLE_STACK)
+                .spawn(|| 1)
+                .expect("spawning takes no stack yet");
+            gosched::yield_now(); // it tried to start, and waits for a stack
+            assert!(!h.is_finished());
+            let err = gosched::Builder::new().spawn(|| 2).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::OutOfMemory);
+            let text = err.to_string();
+            assert!(
+                text.starts_with("1 goroutine(s) wait for a stack: "),
+                "{text}"
+            );
+            assert!(text.contains("smaller stacks"), "{text}");
+            h.join().unwrap() // nothing frees a stack: a deadlock
+        })
+    });
+    let msg = *r.unwrap_err().downcast::<String>().unwrap();
+    assert!(msg.contains("deadlock"), "{msg}");
+    assert!(msg.contains("1 goroutine(s) wait for a stack"), "{msg}");
+    assert!(msg.contains("[waiting for a stack]"), "{msg}");
+}
+
+#[test]
+#[cfg_attr(target_arch = "wasm32", ignore = "panics abort on wasm")]
+fn go_panics_once_while_goroutines_wait_for_a_stack() {
+    let r = std::panic::catch_unwind(|| {
+        gosched::run(|| {
+            let _h = gosched::Builder::new()
+                .stack_size(IMPOSSIBLE_STACK)
+                .spawn(|| ())
+                .unwrap();
+            gosched::yield_now();
+            for _ in 0..1000 {
+                gosched::go(|| ());
+            }
+        })
+    });
+    let msg = *r.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        msg.starts_with("gosched::go: 1 goroutine(s) wait for a stack"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn goroutines_wait_for_stacks_that_others_return() {
+    // Stacks so large that only a few fit in the address space (47 bits
+    // natively, 4 GiB of linear memory on wasm32): the others start as
+    // the first ones finish.
+    #[cfg(target_pointer_width = "64")]
+    const HUGE: usize = 24 << 40;
+    #[cfg(target_pointer_width = "32")]
+    const HUGE: usize = 768 << 20;
+    let ran = gosched::run(|| {
+        let ran = Rc::new(std::cell::Cell::new(0));
+        let hs: Vec<_> = (0..12)
+            .map(|_| {
+                let ran = ran.clone();
+                gosched::Builder::new()
+                    .stack_size(HUGE)
+                    .spawn(move || {
+                        gosched::sleep(Duration::from_millis(1));
+                        ran.set(ran.get() + 1);
+                    })
+                    .unwrap()
+            })
+            .collect();
+        gosched::yield_now(); // all tried to start; some wait for a stack
+        assert!(gosched::Builder::new().spawn(|| ()).is_err());
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        ran.get()
+    });
+    assert_eq!(ran, 12);
+}

@@ -464,3 +464,216 @@ fn builder_result_left_untaken_panics() {
     let op = sel.try_select().unwrap();
     drop(op);
 }
+
+#[test]
+fn select_biased_takes_the_first_ready_arm() {
+    run(|| {
+        let (tx1, rx1) = chan::<i32>(1000);
+        let (tx2, rx2) = chan::<i32>(1000);
+        for i in 0..1000 {
+            tx1.send(i).unwrap();
+            tx2.send(i).unwrap();
+        }
+        for i in 0..1000 {
+            let got = gosched::select_biased! {
+                recv(rx1) -> v => v.unwrap(),
+                recv(rx2) -> _ => unreachable!("the first arm was ready"),
+            };
+            assert_eq!(got, i);
+        }
+        // Drained: now the second arm is the first ready one.
+        let got = gosched::select_biased! {
+            recv(rx1) -> _ => unreachable!(),
+            recv(rx2) -> v => v.unwrap(),
+            default => -1,
+        };
+        assert_eq!(got, 0);
+    });
+}
+
+#[test]
+fn select_biased_blocks_and_wakes_like_select() {
+    run(|| {
+        let (tx, rx) = chan::<i32>(0);
+        let (_tx2, rx2) = chan::<i32>(0);
+        go(move || tx.send(4).unwrap());
+        let got = gosched::select_biased! {
+            recv(rx2) -> _ => unreachable!(),
+            recv(rx) -> v => v.unwrap(),
+        };
+        assert_eq!(got, 4);
+    });
+}
+
+#[test]
+fn crossbeam_syntax_trailing_commas_default_parens_and_deref() {
+    struct Wrapper(gosched::Receiver<i32>);
+    impl std::ops::Deref for Wrapper {
+        type Target = gosched::Receiver<i32>;
+        fn deref(&self) -> &Self::Target {
+            &self.0
+        }
+    }
+    run(|| {
+        let (tx, rx) = chan::<i32>(1);
+        let rx = Wrapper(rx);
+        select! {
+            send(tx, 1,) -> r => r.unwrap(),
+            default() => unreachable!("the buffer had room"),
+        }
+        let got = select! {
+            recv(rx,) -> v => v.unwrap(),
+            default(Duration::from_millis(10),) => unreachable!(),
+        };
+        assert_eq!(got, 1);
+        let boxed = Box::new(tx);
+        let rc = Rc::new(rx);
+        select! {
+            send(*boxed, 2) -> r => r.unwrap(),
+        }
+        assert_eq!(select! { recv(rc) -> v => v }, Ok(2));
+    });
+}
+
+#[test]
+fn ready_leaves_the_value_in_the_channel() {
+    run(|| {
+        let (tx, rx) = chan::<i32>(1);
+        tx.send(1).unwrap();
+        let mut sel = Select::new();
+        let i = sel.recv(&rx);
+        assert_eq!(sel.ready(), i);
+        assert_eq!(sel.ready(), i, "asking again changes nothing");
+        assert_eq!(rx.len(), 1);
+    });
+}
+
+#[test]
+fn ready_wakes_when_a_select_queues_a_partner() {
+    // The partner is a blocked select: it does not pass through try_send or
+    // try_recv after the observer is queued, so queuing it must wake it.
+    run(|| {
+        let (tx, rx) = chan::<i32>(0);
+        let (_other_tx, other_rx) = chan::<i32>(0);
+        let rx = Rc::new(rx);
+        let watcher = {
+            let rx = rx.clone();
+            go(move || {
+                let mut sel = Select::new();
+                sel.recv(&rx);
+                sel.ready()
+            })
+        };
+        yield_now(); // the watcher parks first
+        let sender = go(move || {
+            select! {
+                send(tx, 7) -> r => r.unwrap(),
+                recv(other_rx) -> _ => unreachable!(),
+            }
+        });
+        assert_eq!(watcher.join().unwrap(), 0);
+        assert_eq!(rx.try_recv(), Ok(7), "the sender waits in its select");
+        sender.join().unwrap();
+
+        let (tx, rx) = chan::<i32>(0);
+        let tx = Rc::new(tx);
+        let watcher = {
+            let tx = tx.clone();
+            go(move || {
+                let mut sel = Select::new();
+                sel.send(&tx, 0);
+                sel.ready()
+            })
+        };
+        yield_now();
+        let receiver = go(move || select! { recv(rx) -> v => v.unwrap() });
+        assert_eq!(watcher.join().unwrap(), 0);
+        assert_eq!(tx.try_send(8), Ok(()), "the receiver waits in its select");
+        assert_eq!(receiver.join().unwrap(), 8);
+    });
+}
+
+#[test]
+fn ready_waits_are_not_partners_of_each_other() {
+    run(|| {
+        let (tx, rx) = chan::<i32>(0);
+        // Shared: a goroutine that ends must not close the channel (closed
+        // counts as ready).
+        let (tx, rx) = (Rc::new(tx), Rc::new(rx));
+        let (tx2, rx2) = (tx.clone(), rx.clone());
+        let recv_side = go(move || {
+            let rx = rx2;
+            let mut sel = Select::new();
+            sel.recv(&rx);
+            sel.ready_timeout(Duration::from_millis(20)).is_err()
+        });
+        let send_side = go(move || {
+            let tx = tx2;
+            let mut sel = Select::new();
+            sel.send(&tx, 1);
+            sel.ready_timeout(Duration::from_millis(20)).is_err()
+        });
+        assert!(recv_side.join().unwrap(), "nobody sends");
+        assert!(send_side.join().unwrap(), "nobody receives");
+        drop((tx, rx));
+    });
+}
+
+#[test]
+fn ready_looks_again_when_someone_else_took_the_value() {
+    run(|| {
+        let (tx, rx) = chan::<i32>(1);
+        let rx = Rc::new(rx);
+        let taken = Rc::new(Cell::new(0));
+        // A plain receiver parks behind the watcher; the first send wakes
+        // the watcher and goes to the receiver, so the watcher must wait on.
+        let watcher = {
+            let rx = rx.clone();
+            go(move || {
+                let mut sel = Select::new();
+                sel.recv(&rx);
+                sel.ready();
+                rx.try_recv().unwrap()
+            })
+        };
+        yield_now();
+        let thief = {
+            let (rx, taken) = (rx.clone(), taken.clone());
+            go(move || taken.set(rx.recv().unwrap()))
+        };
+        yield_now();
+        tx.send(1).unwrap();
+        yield_now();
+        tx.send(2).unwrap();
+        assert_eq!(watcher.join().unwrap(), 2);
+        thief.join().unwrap();
+        assert_eq!(taken.get(), 1);
+    });
+}
+
+#[test]
+fn a_cloned_select_has_the_same_operations_not_started() {
+    run(|| {
+        let (tx, rx) = chan::<String>(1);
+        let mut sel = Select::new_biased();
+        let r = sel.recv(&rx);
+        let s = sel.send(&tx, "v".to_string());
+        let mut copy = sel.clone();
+        let op = sel.select();
+        assert_eq!(op.index(), s, "room to send, nothing to receive");
+        op.send(&tx).unwrap();
+        // The original's send is spent; the copy still holds its value.
+        let op = copy.try_select().unwrap();
+        assert_eq!(op.index(), r, "the buffer is full, a value waits");
+        assert_eq!(op.recv(&rx).as_deref(), Ok("v"));
+        let op = copy.try_select().unwrap();
+        assert_eq!(op.index(), s);
+        op.send(&tx).unwrap();
+        assert_eq!(rx.try_recv().as_deref(), Ok("v"));
+        let mut spent = sel.clone();
+        assert!(
+            spent.try_select().is_err(),
+            "a clone of a spent send is off"
+        );
+    });
+}

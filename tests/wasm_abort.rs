@@ -109,3 +109,20 @@ fn deadlock_is_reported_as_natively() {
         rx.recv().ok()
     });
 }
+
+#[test]
+#[ignore = "aborts on purpose; run by tools/wasm-abort-checks"]
+fn million_goroutines_with_default_stacks_fail_once() {
+    // 256 KiB each: linear memory holds about 16k; the rest wait for a
+    // stack, so `go` fails (one panic) and nothing else is printed.
+    gosched::run(|| {
+        let (_tx, rx) = gosched::chan::<()>(0);
+        for _ in 0..1_000_000 {
+            let rx = rx.clone();
+            gosched::go(move || rx.recv().ok());
+            if gosched::num_goroutines() % 1024 == 0 {
+                gosched::yield_now(); // let them start
+            }
+        }
+    });
+}

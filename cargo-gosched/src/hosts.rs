@@ -121,10 +121,32 @@ pub fn run_wasip1(host: Host, module: &Path, args: &[OsString]) -> Result<ExitCo
     }
 }
 
-/// Runs a WASIp3 component under wasmtime; `-S inherit-network=y` lets
-/// servers listen on 127.0.0.1 (p3 itself needs no flag on wasmtime 49).
+/// The export that makes a component an HTTP service (what
+/// `gosched::wasip3::http::service!` exports and `wasmtime serve` calls).
+const HTTP_HANDLER: &str = "wasi:http/handler@0.3";
+
+/// The address `wasmtime serve` listens on unless the arguments name one.
+pub const SERVE_ADDR: &str = "127.0.0.1:8080";
+
+/// Runs a WASIp3 component under wasmtime (>= 49; p3 itself needs no flag
+/// there), with the host's network for gosched::net (`-S inherit-network=y`:
+/// servers listen on 127.0.0.1) and name lookups (`-S allow-ip-name-lookup=y`:
+/// `"localhost:80"` resolves through wasi:sockets/ip-name-lookup).
+///
+/// A component that exports wasi:http/handler has no main to run: it is
+/// served by `wasmtime serve`, and `args` are serve's options (`--addr
+/// 127.0.0.1:8080` unless they name one).
 pub fn run_component(component: &Path, args: &[OsString]) -> Result<ExitCode> {
     let mut cmd = Command::new(wasmtime()?);
+    if exports_http_handler(&crate::module::read(component)?)? {
+        cmd.args(serve_args(args)).arg(component);
+        let shown: Vec<_> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(OsStr::to_string_lossy)
+            .collect();
+        eprintln!("cargo gosched: {}", shown.join(" "));
+        return finish(cmd);
+    }
     cmd.args([
         "run",
         "--dir=.",
@@ -132,9 +154,77 @@ pub fn run_component(component: &Path, args: &[OsString]) -> Result<ExitCode> {
         "inherit-env=y",
         "-S",
         "inherit-network=y",
+        "-S",
+        "allow-ip-name-lookup=y",
         "--",
     ])
     .arg(component)
     .args(args);
     finish(cmd)
+}
+
+/// `wasmtime serve`'s arguments before the component: WASI 0.3 (`-S p3`, the
+/// handler and the imports it uses), the wasi:cli interfaces std's
+/// `println!` needs (`-S cli`), the environment, then `args`.
+fn serve_args(args: &[OsString]) -> Vec<OsString> {
+    let mut out: Vec<OsString> = ["serve", "-S", "p3", "-S", "cli", "-S", "inherit-env=y"]
+        .map(OsString::from)
+        .into();
+    let names_addr = args
+        .iter()
+        .any(|a| a.to_str().is_some_and(|a| a == "--addr" || a.starts_with("--addr=")));
+    if !names_addr {
+        out.extend(["--addr", SERVE_ADDR].map(OsString::from));
+    }
+    out.extend(args.iter().cloned());
+    out
+}
+
+/// Whether the component exports wasi:http/handler (at its top level).
+pub fn exports_http_handler(component: &[u8]) -> Result<bool> {
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        let payload =
+            payload.map_err(|e| Error::new(format!("not a valid wasm component: {e}")))?;
+        match payload {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentExportSection(reader) if depth == 0 => {
+                for export in reader {
+                    let export =
+                        export.map_err(|e| Error::new(format!("bad export section: {e}")))?;
+                    if export.name.name.starts_with(HTTP_HANDLER) {
+                        return Ok(true);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn serve_listens_on_loopback_unless_told_otherwise() {
+        assert_eq!(
+            serve_args(&os(&["--max-instance-reuse-count", "9"])),
+            os(&[
+                "serve", "-S", "p3", "-S", "cli", "-S", "inherit-env=y", "--addr",
+                "127.0.0.1:8080", "--max-instance-reuse-count", "9"
+            ])
+        );
+        assert_eq!(
+            serve_args(&os(&["--addr=127.0.0.1:0"])),
+            os(&["serve", "-S", "p3", "-S", "cli", "-S", "inherit-env=y", "--addr=127.0.0.1:0"])
+        );
+    }
 }

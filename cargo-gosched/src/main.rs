@@ -21,10 +21,14 @@
 //! (c) runs the result under wasmtime or Node ([`hosts`], [`js`]) and exits
 //! with its status. `cargo gosched build` does (a) and (b) on each module
 //! cargo built and prints their paths; for JS it writes a `dist/` directory.
+//! A WASIp3 component that exports wasi:http/handler is served by `wasmtime
+//! serve` instead of run ([`hosts::run_component`]); `cargo gosched compose`
+//! plugs one component's exports into another's imports ([`compose`]).
 
 mod asyncify;
 mod cargo;
 mod component;
+mod compose;
 mod doctor;
 mod hosts;
 mod js;
@@ -43,6 +47,10 @@ USAGE:
     cargo gosched build  [--target TARGET] [--dist DIR] [CARGO BUILD ARGS...]
     cargo gosched run    [--target TARGET] [--host HOST] [CARGO RUN ARGS...] [-- PROGRAM ARGS...]
     cargo gosched test   [--target TARGET] [--host HOST] [CARGO TEST ARGS...] [-- TEST ARGS...]
+    cargo gosched compose CALLER.wasm CALLEE.wasm -o OUT.wasm
+                                             WASIp3: one command component whose CALLER's
+                                             imports are CALLEE's exports (each a core module
+                                             cargo built, or a component)
     cargo gosched doctor                     what is installed, and how to get what is missing
     cargo gosched asyncify IN.wasm OUT.wasm  only the Asyncify step (for other build systems)
     cargo gosched asyncify --print-command IN.wasm OUT.wasm
@@ -56,6 +64,9 @@ TARGET:
                             NAME.wasm, gosched.mjs, index.html and NAME.node.mjs
 HOST (run, test):
     wasmtime (default) or node (node:wasi; wasm32-wasip1 only)
+    A WASIp3 component that exports wasi:http/handler (gosched::wasip3::http::service!)
+    is served by `wasmtime serve` on 127.0.0.1:8080; PROGRAM ARGS are serve's options
+    (e.g. -- --addr 127.0.0.1:3000).
 
 ENVIRONMENT:
     WASM_OPT    the wasm-opt to use (else ~/.cache/gosched/binaryen, then PATH)
@@ -250,6 +261,7 @@ fn dispatch(mut args: Vec<OsString>) -> Result<ExitCode> {
         "runner" => runner(args),
         "doctor" => Ok(doctor::doctor()),
         "asyncify" => asyncify_command(args),
+        "compose" => compose_command(args),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -259,7 +271,7 @@ fn dispatch(mut args: Vec<OsString>) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         other => Err(Error::new(format!(
-            "unknown command '{other}': use build, run, test, doctor or asyncify (cargo gosched --help)"
+            "unknown command '{other}': use build, run, test, compose, doctor or asyncify (cargo gosched --help)"
         ))),
     }
 }
@@ -298,6 +310,18 @@ fn runner(args: Vec<OsString>) -> Result<ExitCode> {
             let runnable = asyncify::cached(&module)?;
             js::run_main_export(&runnable)
         }
+    }
+}
+
+fn compose_command(args: Vec<OsString>) -> Result<ExitCode> {
+    let usage = || Error::new("usage: cargo gosched compose CALLER.wasm CALLEE.wasm -o OUT.wasm");
+    let args: Vec<PathBuf> = args.into_iter().map(PathBuf::from).collect();
+    match args.as_slice() {
+        [caller, callee, flag, output] if flag.as_os_str() == "-o" => {
+            compose::compose(caller, callee, output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(usage()),
     }
 }
 

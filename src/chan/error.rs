@@ -126,6 +126,32 @@ pub struct TrySelectError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SelectTimeoutError;
 
+/// [`Select::try_ready`](crate::Select::try_ready) found no operation ready.
+///
+/// ```
+/// let (_tx, rx) = gosched::chan::<i32>(1);
+/// let mut sel = gosched::Select::new();
+/// sel.recv(&rx);
+/// assert_eq!(sel.try_ready(), Err(gosched::TryReadyError));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TryReadyError;
+
+/// [`Select::ready_timeout`](crate::Select::ready_timeout) timed out.
+///
+/// ```
+/// use std::time::Duration;
+/// gosched::run(|| {
+///     let (_tx, rx) = gosched::chan::<i32>(1);
+///     let mut sel = gosched::Select::new();
+///     sel.recv(&rx);
+///     let r = sel.ready_timeout(Duration::from_millis(1));
+///     assert_eq!(r, Err(gosched::ReadyTimeoutError));
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadyTimeoutError;
+
 impl<T> SendError<T> {
     /// The value that was not sent.
     ///
@@ -308,6 +334,18 @@ impl fmt::Display for SelectTimeoutError {
     }
 }
 
+impl fmt::Display for TryReadyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no select operation was ready")
+    }
+}
+
+impl fmt::Display for ReadyTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting for a select operation to be ready")
+    }
+}
+
 impl<T> Error for SendError<T> {}
 impl Error for RecvError {}
 impl<T> Error for TrySendError<T> {}
@@ -316,3 +354,5 @@ impl Error for RecvTimeoutError {}
 impl<T> Error for SendTimeoutError<T> {}
 impl Error for TrySelectError {}
 impl Error for SelectTimeoutError {}
+impl Error for TryReadyError {}
+impl Error for ReadyTimeoutError {}

@@ -32,6 +32,10 @@
 //! no such moment (its channels are garbage collected); we follow
 //! crossbeam-channel, because a sender that can never be heard is a bug the
 //! error reports, where a send that blocks forever would hang the program.
+//! If some of those values' destructors panic, every value is still dropped
+//! and the first panic propagates from the `Receiver`'s drop (crossbeam
+//! leaks the values after the first panic; dropping them one by one in the
+//! usual way would abort the process at the second).
 //!
 //! # Threads
 //!
@@ -41,10 +45,17 @@
 //! # Select
 //!
 //! [`select!`](crate::select!) waits on several operations at once; when more
-//! than one can proceed it picks one uniformly at random, as Go does.
-//! [`Select`] does the same for a set of operations built at run time.
+//! than one can proceed it picks one uniformly at random, as Go does
+//! ([`select_biased!`](crate::select_biased!) takes the first, as
+//! crossbeam-channel's does). [`Select`] does the same for a set of
+//! operations built at run time, and can also wait until one is ready
+//! without performing it ([`Select::ready`]).
+//!
+//! The repository's docs/channels.md has a table of every place where these
+//! channels follow Go and where crossbeam-channel.
 
 mod core;
+mod drop_all;
 mod error;
 mod select;
 mod select_builder;
@@ -58,13 +69,13 @@ use std::time::Duration;
 
 use self::core::{deadline_after, Chan, Dir, Woken};
 pub use self::error::{
-    RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
-    TrySelectError, TrySendError,
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 #[doc(hidden)]
 pub use self::select::private as __private;
 pub use self::select_builder::{Select, SelectedOperation};
-pub use self::timer::{after, tick};
+pub use self::timer::{after, after_func, tick, FuncTimer, Ticker, Timer};
 use crate::runtime::scheduler;
 
 /// Makes a channel of capacity `cap` and returns its sending and receiving
@@ -353,7 +364,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(3));
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.chan.try_recv()
+        self.chan.try_recv_or_expire()
     }
 
     /// Like [`recv`](Receiver::recv), but gives up after `timeout`.

@@ -5,18 +5,25 @@ use std::any::Any;
 use std::fmt;
 use std::time::Duration;
 
-use super::select::{self, Arm, Arms, RecvArm, SendArm, Timeout};
-use super::{Receiver, RecvError, SelectTimeoutError, SendError, Sender, TrySelectError};
+use super::drop_all::drop_all;
+use super::select::{self, Arm, Arms, Order, RecvArm, SendArm, Timeout};
+use super::{
+    ReadyTimeoutError, Receiver, RecvError, SelectTimeoutError, SendError, Sender, TryReadyError,
+    TrySelectError,
+};
 
 /// An arm whose result the builder hands out by type.
-trait DynArm: Arm {
+trait DynArm<'a>: Arm {
     fn as_arm(&mut self) -> &mut dyn Arm;
     fn chan_addr(&self) -> *const ();
     /// The arm's `Option<Result<..>>` result, to be downcast.
     fn result(&mut self) -> &mut dyn Any;
+    /// The same operation, not started (a send arm with a clone of its
+    /// value, or switched off if its value is sent).
+    fn clone_arm(&self) -> Box<dyn DynArm<'a> + 'a>;
 }
 
-impl<T: 'static> DynArm for RecvArm<'_, T> {
+impl<'a, T: 'static> DynArm<'a> for RecvArm<'a, T> {
     fn as_arm(&mut self) -> &mut dyn Arm {
         self
     }
@@ -26,9 +33,12 @@ impl<T: 'static> DynArm for RecvArm<'_, T> {
     fn result(&mut self) -> &mut dyn Any {
         self.result_slot()
     }
+    fn clone_arm(&self) -> Box<dyn DynArm<'a> + 'a> {
+        Box::new(self.fresh())
+    }
 }
 
-impl<T: 'static> DynArm for SendArm<'_, T> {
+impl<'a, T: Clone + 'static> DynArm<'a> for SendArm<'a, T> {
     fn as_arm(&mut self) -> &mut dyn Arm {
         self
     }
@@ -38,9 +48,12 @@ impl<T: 'static> DynArm for SendArm<'_, T> {
     fn result(&mut self) -> &mut dyn Any {
         self.result_slot()
     }
+    fn clone_arm(&self) -> Box<dyn DynArm<'a> + 'a> {
+        Box::new(self.fresh())
+    }
 }
 
-impl Arms for Vec<Option<Box<dyn DynArm + '_>>> {
+impl<'a> Arms for Vec<Option<Box<dyn DynArm<'a> + 'a>>> {
     fn count(&self) -> usize {
         self.len()
     }
@@ -60,6 +73,12 @@ impl Arms for Vec<Option<Box<dyn DynArm + '_>>> {
 /// operation stays until its value has been sent (or refused by a closed
 /// channel). Element types must be `'static` (results are handed out by type).
 ///
+/// [`ready`](Select::ready) and its variants wait until an operation *can*
+/// complete without completing it; [`new_biased`](Select::new_biased) makes a
+/// select that prefers the operation added first. A clone has the same
+/// operations, not yet started, each send operation with a clone of its
+/// value.
+///
 /// ```
 /// gosched::run(|| {
 ///     let chans: Vec<_> = (0..5).map(|_| gosched::chan::<usize>(1)).collect();
@@ -74,16 +93,58 @@ impl Arms for Vec<Option<Box<dyn DynArm + '_>>> {
 ///     assert_eq!(op.recv(&chans[i].1), Ok(33));
 /// });
 /// ```
-#[derive(Default)]
 pub struct Select<'a> {
-    arms: Vec<Option<Box<dyn DynArm + 'a>>>,
+    arms: Vec<Option<Box<dyn DynArm<'a> + 'a>>>,
+    order: Order,
 }
 
 impl fmt::Debug for Select<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Select")
             .field("operations", &self.arms.iter().flatten().count())
+            .field("biased", &(self.order == Order::Biased))
             .finish()
+    }
+}
+
+impl Default for Select<'_> {
+    fn default() -> Self {
+        Select::new()
+    }
+}
+
+/// The operations, each not started, with clones of the unsent values.
+///
+/// ```
+/// gosched::run(|| {
+///     let (tx, rx) = gosched::chan::<i32>(2);
+///     let mut sel = gosched::Select::new();
+///     sel.send(&tx, 7);
+///     let mut copy = sel.clone();
+///     copy.select().send(&tx).unwrap();
+///     sel.select().send(&tx).unwrap();
+///     assert_eq!(rx.try_iter().collect::<Vec<_>>(), [7, 7]);
+/// });
+/// ```
+impl Clone for Select<'_> {
+    fn clone(&self) -> Self {
+        let arms = self
+            .arms
+            .iter()
+            .map(|arm| arm.as_ref().map(|arm| arm.clone_arm()))
+            .collect();
+        Select {
+            arms,
+            order: self.order,
+        }
+    }
+}
+
+/// Drops the unsent values one by one: if destructors panic, every value is
+/// still dropped and the first panic propagates.
+impl Drop for Select<'_> {
+    fn drop(&mut self) {
+        drop_all(self.arms.drain(..));
     }
 }
 
@@ -95,7 +156,31 @@ impl<'a> Select<'a> {
     /// # drop(sel);
     /// ```
     pub fn new() -> Select<'a> {
-        Select { arms: Vec::new() }
+        Select {
+            arms: Vec::new(),
+            order: Order::Random,
+        }
+    }
+
+    /// An empty select that, when several operations are ready, takes the
+    /// one added first (crossbeam-channel's `Select::new_biased`; Go has no
+    /// such select). See [`select_biased!`](crate::select_biased!).
+    ///
+    /// ```
+    /// let (tx1, rx1) = gosched::chan::<i32>(1);
+    /// let (tx2, rx2) = gosched::chan::<i32>(1);
+    /// tx1.send(1).unwrap();
+    /// tx2.send(2).unwrap();
+    /// let mut sel = gosched::Select::new_biased();
+    /// let first = sel.recv(&rx1);
+    /// sel.recv(&rx2);
+    /// assert_eq!(sel.try_ready(), Ok(first));
+    /// ```
+    pub fn new_biased() -> Select<'a> {
+        Select {
+            arms: Vec::new(),
+            order: Order::Biased,
+        }
     }
 
     /// Adds a receive operation on `rx`; returns its index.
@@ -125,7 +210,9 @@ impl<'a> Select<'a> {
     ///     assert_eq!(rx.recv(), Ok(4));
     /// });
     /// ```
-    pub fn send<T: 'static>(&mut self, tx: &'a Sender<T>, value: T) -> usize {
+    ///
+    /// `T: Clone` because a clone of the `Select` gets a clone of the value.
+    pub fn send<T: Clone + 'static>(&mut self, tx: &'a Sender<T>, value: T) -> usize {
         self.arms.push(Some(Box::new(SendArm::new(tx, value))));
         self.arms.len() - 1
     }
@@ -165,7 +252,7 @@ impl<'a> Select<'a> {
     /// });
     /// ```
     pub fn select(&mut self) -> SelectedOperation<'_, 'a> {
-        let index = select::run(&mut self.arms, Timeout::Never, "Select::select")
+        let index = select::run(&mut self.arms, Timeout::Never, self.order, "Select::select")
             .expect("a select without timeout completes an operation");
         self.selected(index)
     }
@@ -181,7 +268,12 @@ impl<'a> Select<'a> {
     /// assert_eq!(sel.try_select().unwrap().recv(&rx), Ok(1));
     /// ```
     pub fn try_select(&mut self) -> Result<SelectedOperation<'_, 'a>, TrySelectError> {
-        match select::run(&mut self.arms, Timeout::Now, "Select::try_select") {
+        match select::run(
+            &mut self.arms,
+            Timeout::Now,
+            self.order,
+            "Select::try_select",
+        ) {
             Some(index) => Ok(self.selected(index)),
             None => Err(TrySelectError),
         }
@@ -209,11 +301,83 @@ impl<'a> Select<'a> {
         match select::run(
             &mut self.arms,
             Timeout::After(timeout),
+            self.order,
             "Select::select_timeout",
         ) {
             Some(index) => Ok(self.selected(index)),
             None => Err(SelectTimeoutError),
         }
+    }
+
+    /// Parks until an operation can complete without blocking; returns its
+    /// index without performing it (crossbeam-channel's `Select::ready`).
+    /// The operation is ready when this returns; it stays ready until the
+    /// goroutine blocks or yields (another goroutine may take the value or
+    /// the space then). A closed channel counts as ready.
+    ///
+    /// # Panics
+    ///
+    /// When it has to block outside a goroutine.
+    ///
+    /// ```
+    /// gosched::run(|| {
+    ///     let (tx, rx) = gosched::chan::<i32>(0);
+    ///     gosched::go(move || tx.send(3).unwrap());
+    ///     let mut sel = gosched::Select::new();
+    ///     let i = sel.recv(&rx);
+    ///     assert_eq!(sel.ready(), i);
+    ///     assert_eq!(rx.try_recv(), Ok(3)); // the sender waits: ready indeed
+    /// });
+    /// ```
+    pub fn ready(&mut self) -> usize {
+        select::wait_ready(&mut self.arms, Timeout::Never, self.order, "Select::ready")
+            .expect("a readiness wait without timeout finds an operation")
+    }
+
+    /// The index of an operation that can complete now, if any.
+    ///
+    /// ```
+    /// let (tx, rx) = gosched::chan::<i32>(1);
+    /// let mut sel = gosched::Select::new();
+    /// let r = sel.recv(&rx);
+    /// assert_eq!(sel.try_ready(), Err(gosched::TryReadyError));
+    /// tx.send(1).unwrap();
+    /// assert_eq!(sel.try_ready(), Ok(r));
+    /// ```
+    pub fn try_ready(&mut self) -> Result<usize, TryReadyError> {
+        select::wait_ready(
+            &mut self.arms,
+            Timeout::Now,
+            self.order,
+            "Select::try_ready",
+        )
+        .ok_or(TryReadyError)
+    }
+
+    /// Like [`ready`](Select::ready), but gives up after `timeout`.
+    ///
+    /// # Panics
+    ///
+    /// When it has to block outside a goroutine.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// gosched::run(|| {
+    ///     let (_tx, rx) = gosched::chan::<i32>(0);
+    ///     let mut sel = gosched::Select::new();
+    ///     sel.recv(&rx);
+    ///     let r = sel.ready_timeout(Duration::from_millis(2));
+    ///     assert_eq!(r, Err(gosched::ReadyTimeoutError));
+    /// });
+    /// ```
+    pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
+        select::wait_ready(
+            &mut self.arms,
+            Timeout::After(timeout),
+            self.order,
+            "Select::ready_timeout",
+        )
+        .ok_or(ReadyTimeoutError)
     }
 
     fn selected(&mut self, index: usize) -> SelectedOperation<'_, 'a> {

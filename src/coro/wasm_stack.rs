@@ -66,7 +66,9 @@ impl Stack {
                 io::ErrorKind::OutOfMemory,
                 format!(
                     "cannot allocate a {} KiB goroutine stack: wasm32 linear memory is \
-                     limited to 4 GiB; use smaller stacks (Builder::stack_size)",
+                     limited to 4 GiB, of which stacks leave 256 MiB to the heap; give \
+                     goroutines smaller stacks (Runtime::stack_size, Builder::stack_size) \
+                     or keep fewer alive at once",
                     size / 1024
                 ),
             )
@@ -123,6 +125,12 @@ thread_local! {
 const MIN_CHUNK: usize = 1 << 20;
 const MAX_CHUNK: usize = 64 << 20;
 const WASM_PAGE: usize = 64 * 1024;
+/// wasm32 linear memory's limit, in pages (4 GiB).
+const MAX_PAGES: usize = 65_536;
+/// Pages that stacks leave to the allocator (256 MiB): without them a flood of
+/// goroutines would take the last of linear memory, and the next allocation
+/// would abort the program instead of the goroutine waiting for a stack.
+const HEAP_RESERVE_PAGES: usize = 4096;
 
 thread_local! {
     /// The free end of the chunk stacks are carved from: `(next, end)`.
@@ -142,17 +150,10 @@ fn carve(bytes: usize) -> Option<NonNull<u8>> {
     let (mut next, mut end) = CHUNK.get();
     if end - next < bytes {
         let want = TAKEN.get().clamp(MIN_CHUNK, MAX_CHUNK).max(bytes);
-        let pages = want.div_ceil(WASM_PAGE);
-        let (start, pages) = match core::arch::wasm32::memory_grow(0, pages) {
-            usize::MAX => {
-                // Not that much left: try for just this stack.
-                let pages = bytes.div_ceil(WASM_PAGE);
-                match core::arch::wasm32::memory_grow(0, pages) {
-                    usize::MAX => return None,
-                    old => (old * WASM_PAGE, pages),
-                }
-            }
-            old => (old * WASM_PAGE, pages),
+        let (start, pages) = match grow_for_stacks(want.div_ceil(WASM_PAGE)) {
+            Some(grown) => grown,
+            // Not that much left: try for just this stack.
+            None => grow_for_stacks(bytes.div_ceil(WASM_PAGE))?,
         };
         TAKEN.set(TAKEN.get() + pages * WASM_PAGE);
         // Memory grown by the allocator in between breaks the chunk; the
@@ -164,6 +165,19 @@ fn carve(bytes: usize) -> Option<NonNull<u8>> {
     }
     CHUNK.set((next + bytes, end));
     NonNull::new(next as *mut u8)
+}
+
+/// Grows linear memory by `pages` for stacks, unless that would leave the
+/// allocator less than [`HEAP_RESERVE_PAGES`]; returns where they start.
+fn grow_for_stacks(pages: usize) -> Option<(usize, usize)> {
+    let now = core::arch::wasm32::memory_size(0);
+    if now + pages > MAX_PAGES - HEAP_RESERVE_PAGES {
+        return None;
+    }
+    match core::arch::wasm32::memory_grow(0, pages) {
+        usize::MAX => None,
+        old => Some((old * WASM_PAGE, pages)),
+    }
 }
 
 /// Takes a stack of `size` usable bytes (already rounded) from the pool.

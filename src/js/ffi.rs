@@ -148,6 +148,21 @@ pub(crate) fn random_u64() -> u64 {
     draw() << 32 ^ draw()
 }
 
+/// `Date.now()`: the wall clock, in milliseconds since the Unix epoch.
+///
+/// # Panics
+///
+/// If the host's `Date.now` does not return a number.
+pub(crate) fn date_now_ms() -> f64 {
+    let mut out = Raw::default();
+    let ok = call(0, "Date.now", &[], &mut out) && out.tag == TAG_NUMBER;
+    assert!(
+        ok,
+        "gosched: the JS host's Date.now() did not return a number"
+    );
+    out.num
+}
+
 /// Asks the loader to poll the scheduler soon (a waker was woken).
 pub(crate) fn wake() {
     unsafe { sys::wake() }

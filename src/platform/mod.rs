@@ -37,11 +37,15 @@ use std::time::Duration;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
-pub use native::NativePlatform;
+pub(crate) use native::Direction;
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::{NativePlatform, Netpoller};
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 mod wasip1;
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 pub use wasip1::Wasip1Platform;
+#[cfg(all(target_os = "wasi", target_env = "p1"))]
+pub(crate) use wasip1::{read_fd, readable};
 #[cfg(all(target_os = "wasi", target_env = "p2", not(feature = "wasip3")))]
 compile_error!(
     "gosched on wasm32-wasip2 runs as a WASIp3 component: enable the `wasip3` feature \
@@ -118,6 +122,24 @@ pub trait Platform: 'static {
         false
     }
 
+    /// Hands each goroutine whose I/O event the platform has seen to `wake`,
+    /// without blocking. The scheduler calls it after every
+    /// [`before_idle`](Self::before_idle) and, while goroutines keep the run
+    /// queue busy, every few dozen switches (where it fires timers), so a
+    /// busy program still serves its sockets. The default has no I/O.
+    fn poll_ready(&mut self, wake: &mut dyn FnMut(Waiter)) {
+        let _ = wake;
+    }
+
+    /// The native readiness registry that `gosched::net` registers sockets
+    /// with; a platform that wraps [`NativePlatform`] forwards it so that
+    /// `gosched::net` works on it. The default has none: socket operations
+    /// that would block then panic with a message that says so.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn netpoller(&self) -> Option<std::rc::Rc<Netpoller>> {
+        None
+    }
+
     /// A handle that other threads call after queueing a wake-up, to make a
     /// blocked [`before_idle`](Self::before_idle) return. Called once, on the
     /// scheduler's thread, when the runtime starts.
@@ -155,6 +177,13 @@ impl<P: Platform + ?Sized> Platform for Box<P> {
     fn has_event_sources(&self) -> bool {
         (**self).has_event_sources()
     }
+    fn poll_ready(&mut self, wake: &mut dyn FnMut(Waiter)) {
+        (**self).poll_ready(wake)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    fn netpoller(&self) -> Option<std::rc::Rc<Netpoller>> {
+        (**self).netpoller()
+    }
     fn unparker(&self) -> Unparker {
         (**self).unparker()
     }
@@ -164,6 +193,47 @@ impl<P: Platform + ?Sized> Platform for Box<P> {
     fn random_seed(&self) -> u64 {
         (**self).random_seed()
     }
+}
+
+/// A goroutine that waits for an event of the platform (a socket's
+/// readiness): an opaque handle that the runtime makes, the platform keeps
+/// while the event is pending and hands back through
+/// [`Platform::poll_ready`]. A waiter of a goroutine that has since stopped
+/// waiting is ignored.
+///
+/// ```
+/// use std::time::Duration;
+/// use gosched::platform::{Idle, NativePlatform, Platform, Unparker, Waiter};
+///
+/// /// Native, plus events of its own: their waiters wait in `ready` until
+/// /// the runtime asks.
+/// struct WithOwnEvents {
+///     native: NativePlatform,
+///     ready: Vec<Waiter>,
+/// }
+///
+/// impl Platform for WithOwnEvents {
+///     fn now(&self) -> Duration { self.native.now() }
+///     fn before_idle(&mut self, deadline: Option<Duration>) -> Idle {
+///         self.native.before_idle(deadline)
+///     }
+///     fn poll_ready(&mut self, wake: &mut dyn FnMut(Waiter)) {
+///         self.native.poll_ready(wake);
+///         self.ready.drain(..).for_each(|waiter| wake(waiter));
+///     }
+///     fn has_event_sources(&self) -> bool {
+///         self.native.has_event_sources() || !self.ready.is_empty()
+///     }
+///     fn unparker(&self) -> Unparker { self.native.unparker() }
+/// }
+///
+/// let platform = WithOwnEvents { native: NativePlatform::new(), ready: Vec::new() };
+/// gosched::Runtime::new().platform(platform).run(|| gosched::sleep(Duration::from_millis(1)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiter {
+    pub(crate) slot: usize,
+    pub(crate) id: u64,
 }
 
 /// A future that a [`Spawner`] runs on a goroutine of its own.

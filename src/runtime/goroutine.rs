@@ -1,6 +1,6 @@
 //! Goroutine records and the ids, names and wait reasons the dump shows.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::rc::Rc;
@@ -10,9 +10,8 @@ use crate::coro::{Coroutine, Identity};
 /// What a goroutine runs, stored inline in its record (one allocation per
 /// goroutine: record, closure and result slot).
 pub(crate) trait Task {
-    /// Runs the goroutine's code on its own stack; `no_stack` instead says why
-    /// no stack could be mapped for it (then nothing runs). Called once.
-    fn run(&self, no_stack: Option<std::io::Error>);
+    /// Runs the goroutine's code on its own stack. Called once.
+    fn run(&self);
 
     /// Drops the code of a goroutine that never ran (shutdown), so that its
     /// captured values are dropped inside `run` like everything else.
@@ -46,6 +45,10 @@ pub(crate) enum WaitReason {
     Semaphore,
     Once,
     Cond,
+    #[cfg(not(target_arch = "wasm32"))]
+    IoRead,
+    #[cfg(not(target_arch = "wasm32"))]
+    IoWrite,
 }
 
 impl fmt::Display for WaitReason {
@@ -63,6 +66,10 @@ impl fmt::Display for WaitReason {
             WaitReason::Semaphore => "semaphore",
             WaitReason::Once => "once",
             WaitReason::Cond => "cond",
+            #[cfg(not(target_arch = "wasm32"))]
+            WaitReason::IoRead => "IO wait read",
+            #[cfg(not(target_arch = "wasm32"))]
+            WaitReason::IoWrite => "IO wait write",
         })
     }
 }
@@ -73,6 +80,9 @@ pub(crate) enum State {
     Runnable,
     Running,
     Parked(WaitReason),
+    /// Due to start, but no stack could be had for it: in the scheduler's
+    /// queue of goroutines waiting for one (never in the run queue).
+    WaitingForStack,
     Dead,
 }
 
@@ -150,22 +160,24 @@ impl fmt::Display for G {
             State::Parked(reason) => write!(f, " [{reason}]"),
             State::Runnable => f.write_str(" [runnable]"),
             State::Running => f.write_str(" [running]"),
+            State::WaitingForStack => f.write_str(" [waiting for a stack]"),
             State::Dead => f.write_str(" [dead]"),
         }
     }
 }
 
 /// The scheduler's table of live goroutines: O(1) insert and remove, and a
-/// stable index that cross-thread wakers name a goroutine by.
+/// stable index that cross-thread wakers name a goroutine by. Each entry also
+/// holds the record typed as `dyn Any`, which [`recycle`] needs.
 #[derive(Default)]
 pub(crate) struct Table {
-    entries: Vec<Option<GRef>>,
+    entries: Vec<Option<(GRef, Rc<dyn Any>)>>,
     free: Vec<usize>,
     live: usize,
 }
 
 impl Table {
-    pub(crate) fn insert(&mut self, g: GRef) {
+    pub(crate) fn insert<E: Task + 'static>(&mut self, g: &Rc<G<E>>) {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -174,27 +186,33 @@ impl Table {
             }
         };
         g.slot.set(slot);
-        self.entries[slot] = Some(g);
+        self.entries[slot] = Some((g.clone(), g.clone()));
         self.live += 1;
     }
 
-    pub(crate) fn remove(&mut self, g: &G) {
+    /// Takes `g` out; its record, for [`recycle`].
+    pub(crate) fn remove(&mut self, g: &G) -> Option<Rc<dyn Any>> {
         let slot = g.slot.get();
         if self
             .entries
             .get(slot)
             .and_then(Option::as_ref)
-            .is_some_and(|e| e.id == g.id)
+            .is_some_and(|(e, _)| e.id == g.id)
         {
-            self.entries[slot] = None;
             self.free.push(slot);
             self.live -= 1;
+            return self.entries[slot].take().map(|(_, record)| record);
         }
+        None
     }
 
     /// The goroutine in `slot` if it is still the one with `id`.
     pub(crate) fn get(&self, slot: usize, id: u64) -> Option<&GRef> {
-        self.entries.get(slot)?.as_ref().filter(|g| g.id == id)
+        self.entries
+            .get(slot)?
+            .as_ref()
+            .map(|(g, _)| g)
+            .filter(|g| g.id == id)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -202,7 +220,59 @@ impl Table {
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &GRef> {
-        self.entries.iter().flatten()
+        self.entries.iter().flatten().map(|(g, _)| g)
+    }
+}
+
+/// Finished goroutines' records, each list of one concrete type.
+type Records = Vec<(TypeId, Vec<Rc<dyn Any>>)>;
+
+thread_local! {
+    /// Records of finished goroutines by concrete type, for [`reuse`]: as Go
+    /// keeps its `g`s, a thread keeps every record it made (a burst of short
+    /// goroutines then allocates nothing after its first time, and freeing
+    /// them cannot make the allocator hand memory back to the kernel only to
+    /// fault it in again).
+    static RECORDS: RefCell<Records> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keeps the record of a goroutine that finished, for a later [`reuse`].
+pub(crate) fn recycle(record: Rc<dyn Any>) {
+    let kind = (*record).type_id();
+    let _ = RECORDS.try_with(|records| {
+        let mut records = records.borrow_mut();
+        match records.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, free)) => free.push(record),
+            None => records.push((kind, vec![record])),
+        }
+    });
+}
+
+/// A goroutine record: the newest recycled one of type `G<E>` if nothing
+/// else refers to it any more (its join handle is gone), else a new one.
+pub(crate) fn reuse<E: Task + 'static>(
+    id: u64,
+    name: Option<String>,
+    stack_size: usize,
+    task: E,
+) -> Rc<G<E>> {
+    let recycled = RECORDS.with(|records| {
+        let mut records = records.borrow_mut();
+        let kind = TypeId::of::<G<E>>();
+        let (_, free) = records.iter_mut().find(|(k, _)| *k == kind)?;
+        // One still shared (a handle kept) is let go, so that it cannot hide
+        // the free ones below it.
+        free.pop().filter(|r| Rc::strong_count(r) == 1)
+    });
+    let fresh = G::new(id, name, stack_size, task);
+    match recycled.map(Rc::downcast::<G<E>>) {
+        Some(Ok(mut record)) => {
+            // Drops what the old goroutine left (its result, if never
+            // joined) and puts the new one in place.
+            *Rc::get_mut(&mut record).expect("checked unshared") = fresh;
+            record
+        }
+        _ => Rc::new(fresh),
     }
 }
 
@@ -238,5 +308,33 @@ impl Locals {
             }
             drop(taken);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nop;
+
+    impl Task for Nop {
+        fn run(&self) {}
+        fn discard(&self) {}
+    }
+
+    #[test]
+    fn records_are_reused_once_unshared() {
+        let first = reuse(1, None, 4096, Nop);
+        let addr = Rc::as_ptr(&first);
+        recycle(first);
+        let second = reuse(2, Some("again".into()), 4096, Nop);
+        assert_eq!(Rc::as_ptr(&second), addr);
+        assert_eq!((second.id, second.name.as_deref()), (2, Some("again")));
+        assert_eq!(second.state.get(), State::Runnable);
+
+        // Still shared (a join handle kept): not reused.
+        recycle(second.clone());
+        let third = reuse(3, None, 4096, Nop);
+        assert_ne!(Rc::as_ptr(&third), addr);
     }
 }

@@ -13,10 +13,18 @@
 //!    often it is called; an unpark that finds the goroutine not parked leaves
 //!    a token that makes its next park return at once.
 //! 5. Every [`POLL_INTERVAL`] switches, and whenever the queue runs dry, the
-//!    loop fires due timers and takes wake-ups queued by other threads.
+//!    loop takes wake-ups queued by other threads, fires due timers, and
+//!    takes the goroutines whose platform events arrived
+//!    (`Platform::poll_ready`: socket readiness).
 //! 6. With nothing runnable it goes idle (see [`crate::platform`]): the idle
 //!    hook, then the deadlock check, then `Platform::before_idle`.
-//! 7. When the main goroutine returns, the others are unwound (their
+//! 7. A goroutine due to start when no stack can be had (memory, address
+//!    space or kernel mappings used up) waits in the `stackless` queue instead;
+//!    each goroutine that returns its stack lets the oldest waiter retry.
+//!    While any waits, `spawn` fails with the reason (back-pressure, one error
+//!    for the spawner), and if nothing else can run the deadlock report says
+//!    why they wait.
+//! 8. When the main goroutine returns, the others are unwound (their
 //!    destructors run, as at a panic) and their stacks pooled; `run` returns.
 
 mod goroutine;
@@ -25,8 +33,9 @@ pub(crate) mod rng;
 mod timer;
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
+use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,12 +47,15 @@ use goroutine::{Body, State, Table};
 pub(crate) use goroutine::{GRef, WaitReason};
 pub(crate) use goroutine::{Task, G};
 use remote::{FutureWake, Remote};
-pub(crate) use timer::TimerAction;
-use timer::Timers;
+pub(crate) use timer::RuntimeTimer;
+use timer::{TimerAction, Timers};
 
 /// Switches between looks at timers and remote wake-ups while goroutines keep
 /// the run queue busy. Reading the clock costs more than a switch.
 const POLL_INTERVAL: u32 = 61;
+
+/// Goroutines the deadlock report lists one by one.
+const DUMP_LINES: usize = 100;
 
 /// Default usable stack size of a goroutine.
 pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
@@ -64,14 +76,25 @@ pub(crate) struct Scheduler {
     current: RefCell<Option<GRef>>,
     table: RefCell<Table>,
     timers: RefCell<Timers>,
+    /// The timers one poll found due, fired after it in random order (kept
+    /// for its capacity).
+    due_timers: RefCell<Vec<Rc<RuntimeTimer>>>,
     next_id: Cell<u64>,
     platform: RefCell<Box<dyn Platform>>,
     remote: Arc<Remote>,
-    /// Goroutines parked in `block_on`, with the handle their wakers share.
-    futures: RefCell<Vec<Arc<FutureWake>>>,
+    /// Goroutines parked in `block_on`, with the handle their wakers share,
+    /// keyed by its address: thousands may be parked (one per socket).
+    futures: RefCell<HashMap<usize, Arc<FutureWake>>>,
     idle_hook: RefCell<Option<IdleHook>>,
+    /// The platform's, asked once: sockets wait on it.
+    #[cfg(not(target_arch = "wasm32"))]
+    netpoller: Option<Rc<crate::platform::Netpoller>>,
     stack_size: usize,
     stack_kind: StackKind,
+    /// Step 7: goroutines waiting for a stack, oldest first.
+    stackless: RefCell<VecDeque<GRef>>,
+    /// Why the last stack could not be had, as `spawn` reports it.
+    stack_error: RefCell<String>,
 }
 
 thread_local! {
@@ -117,6 +140,12 @@ pub(crate) fn try_scheduler() -> Option<&'static Scheduler> {
     unsafe { ptr.as_ref() }
 }
 
+/// Whether the caller runs on a goroutine, so that it may park.
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasip3"))]
+pub(crate) fn in_goroutine() -> bool {
+    coro::in_coroutine() && try_scheduler().is_some_and(|s| !s.unwinding_at_shutdown())
+}
+
 /// The running scheduler, for an operation that may block; `what` names it in
 /// the panic message.
 #[track_caller]
@@ -153,30 +182,50 @@ impl Scheduler {
             current: RefCell::new(None),
             table: RefCell::new(Table::default()),
             timers: RefCell::new(Timers::default()),
+            due_timers: RefCell::new(Vec::new()),
             next_id: Cell::new(1),
             remote: Arc::new(Remote::new(platform.unparker())),
+            #[cfg(not(target_arch = "wasm32"))]
+            netpoller: platform.netpoller(),
             platform: RefCell::new(platform),
-            futures: RefCell::new(Vec::new()),
+            futures: RefCell::new(HashMap::new()),
             idle_hook: RefCell::new(None),
             stack_size: coro::round_to_page(stack_size),
             stack_kind,
+            stackless: RefCell::new(VecDeque::new()),
+            stack_error: RefCell::new(String::new()),
         }
     }
 
-    /// Creates a goroutine and queues it; its stack is mapped when it first runs.
+    /// Creates a goroutine and queues it; its stack is taken when it first
+    /// runs. Fails while goroutines wait for a stack (step 7).
     pub(crate) fn spawn<E: Task + 'static>(
         &self,
         name: Option<String>,
         stack_size: Option<usize>,
         task: E,
-    ) -> Rc<G<E>> {
+    ) -> io::Result<Rc<G<E>>> {
+        if let Some(waiting) = self.stack_shortage() {
+            return Err(io::Error::new(io::ErrorKind::OutOfMemory, waiting));
+        }
         let stack_size = stack_size.map_or(self.stack_size, coro::round_to_page);
         let id = self.next_id.get();
         self.next_id.set(id + 1);
-        let g = Rc::new(G::new(id, name, stack_size, task));
-        self.table.borrow_mut().insert(g.clone());
+        let g = goroutine::reuse(id, name, stack_size, task);
+        self.table.borrow_mut().insert(&g);
         self.runq.borrow_mut().push_back(g.clone());
-        g
+        Ok(g)
+    }
+
+    /// While goroutines wait for a stack: how many, and why.
+    fn stack_shortage(&self) -> Option<String> {
+        let waiting = self.stackless.borrow().len();
+        (waiting > 0).then(|| {
+            format!(
+                "{waiting} goroutine(s) wait for a stack: {}",
+                self.stack_error.borrow()
+            )
+        })
     }
 
     /// Whether the "running" goroutine is one that teardown is unwinding.
@@ -207,7 +256,7 @@ impl Scheduler {
                 self.runq.borrow_mut().push_back(g.clone());
             }
             State::Running => g.token.set(true),
-            State::Runnable | State::Dead => {}
+            State::Runnable | State::WaitingForStack | State::Dead => {}
         }
     }
 
@@ -245,11 +294,9 @@ impl Scheduler {
     /// line: `park` is inlined everywhere, the timer path is the rare one.
     #[inline(never)]
     fn arm_park_timer(&self, g: &GRef, when: Duration) {
-        let action = TimerAction::Wake {
-            g: g.clone(),
-            park_seq: g.park_seq.get(),
-        };
-        self.timers.borrow_mut().push(when, action);
+        self.timers
+            .borrow_mut()
+            .push_wake(when, g.clone(), g.park_seq.get());
     }
 
     /// Puts the running goroutine at the back of the run queue and switches.
@@ -270,9 +317,49 @@ impl Scheduler {
         self.platform.borrow().now()
     }
 
-    /// Runs `action` when the platform clock reaches `when`.
-    pub(crate) fn add_timer(&self, when: Duration, action: TimerAction) {
-        self.timers.borrow_mut().push(when, action);
+    /// Arms `timer` to fire when the platform clock reaches `when`, replacing
+    /// its previous deadline.
+    pub(crate) fn arm_timer(&self, timer: &Rc<RuntimeTimer>, when: Duration) {
+        self.timers.borrow_mut().arm(timer, when);
+    }
+
+    /// Stops `timer`; whether it was armed.
+    pub(crate) fn stop_timer(&self, timer: &RuntimeTimer) -> bool {
+        self.timers.borrow_mut().disarm(timer)
+    }
+
+    /// Fires `timer` now if it is due, without waiting for the poll step (Go
+    /// 1.23 runs an expired timer when its channel is received from); whether
+    /// it fired. Reads the clock only for an armed timer.
+    pub(crate) fn fire_timer_if_due(&self, timer: &Rc<RuntimeTimer>) -> bool {
+        let Some(when) = timer.when() else {
+            return false;
+        };
+        let now = self.now();
+        if when > now {
+            return false;
+        }
+        self.fire_timer(timer, now);
+        true
+    }
+
+    /// Fires an armed timer that is due at `now`: re-arms a ticker on its
+    /// period's grid (skipping the ticks it missed), then calls `expire` with
+    /// the instant the timer was due.
+    fn fire_timer(&self, timer: &Rc<RuntimeTimer>, now: Duration) {
+        let due = timer.when().expect("only an armed timer fires");
+        match timer.period() {
+            Some(period) => {
+                let missed = now.saturating_sub(due).as_nanos() / period.as_nanos();
+                let steps = u32::try_from(missed + 1).unwrap_or(u32::MAX);
+                let next = due.saturating_add(period.saturating_mul(steps));
+                self.timers.borrow_mut().arm(timer, next);
+            }
+            None => {
+                self.timers.borrow_mut().disarm(timer);
+            }
+        }
+        timer.expire(due);
     }
 
     /// Hands the platform its capabilities ([`Platform::attach`]).
@@ -290,12 +377,10 @@ impl Scheduler {
 
     /// Parks the running goroutine in `block_on` until `wake` is woken.
     pub(crate) fn park_on_future(&self, wake: &Arc<FutureWake>) {
-        self.futures.borrow_mut().push(wake.clone());
+        let key = Arc::as_ptr(wake) as usize;
+        self.futures.borrow_mut().insert(key, wake.clone());
         self.park(WaitReason::Future, None);
-        let mut futures = self.futures.borrow_mut();
-        if let Some(at) = futures.iter().position(|f| Arc::ptr_eq(f, wake)) {
-            futures.swap_remove(at);
-        }
+        self.futures.borrow_mut().remove(&key);
     }
 
     /// The loop of steps 2-6, until `main` is dead or the loop must stop.
@@ -330,8 +415,13 @@ impl Scheduler {
         g.state.set(State::Running);
         let resumed = {
             let mut body = g.body.borrow_mut();
-            if let Body::NotStarted { .. } = &*body {
-                self.start(&g, &mut body);
+            if let Body::NotStarted { stack_size } = *body {
+                if !self.start(&g, &mut body, stack_size) {
+                    g.state.set(State::WaitingForStack);
+                    drop(body);
+                    self.stackless.borrow_mut().push_back(g);
+                    return Resumed::Suspended;
+                }
             }
             match &mut *body {
                 Body::Started(coro) => {
@@ -352,46 +442,87 @@ impl Scheduler {
         resumed
     }
 
-    /// Gives a goroutine about to run for the first time its stack; if none can
-    /// be mapped, its entry learns why instead of running.
-    fn start(&self, g: &GRef, body: &mut Body) {
-        let Body::NotStarted { stack_size } = *body else {
-            return;
-        };
-        *body = Body::Finished;
+    /// Gives a goroutine about to run for the first time its stack; false if
+    /// none can be had (step 7).
+    fn start(&self, g: &GRef, body: &mut Body, stack_size: usize) -> bool {
         match coro::acquire(stack_size, self.stack_kind) {
             Ok(stack) => {
                 let owner = g.clone();
                 // SAFETY: the name lives in `g`'s record, which the body's
                 // `owner` keeps alive and in place as long as the coroutine.
-                let coro =
-                    unsafe { Coroutine::new(stack, g.identity(), move || owner.task.run(None)) };
+                let coro = unsafe { Coroutine::new(stack, g.identity(), move || owner.task.run()) };
                 *body = Body::Started(coro);
+                true
             }
-            Err(error) => g.task.run(Some(error)),
+            Err(error) => {
+                *self.stack_error.borrow_mut() = error.to_string();
+                false
+            }
         }
     }
 
     fn retire(&self, g: &GRef) {
         g.state.set(State::Dead);
-        self.table.borrow_mut().remove(g);
+        let record = self.table.borrow_mut().remove(g);
+        if let Some(record) = record {
+            goroutine::recycle(record);
+        }
         if let Body::Started(coro) = std::mem::replace(&mut *g.body.borrow_mut(), Body::Finished) {
             coro.into_stack();
+            // Step 7: a stack is free, so the oldest waiter may retry.
+            let waiter = self.stackless.borrow_mut().pop_front();
+            if let Some(waiter) = waiter {
+                waiter.state.set(State::Runnable);
+                self.runq.borrow_mut().push_back(waiter);
+            }
         }
     }
 
-    /// Step 5: remote wake-ups and due timers.
+    /// The running goroutine as the platform knows it, for waiting on a
+    /// platform event.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn current_waiter(&self) -> crate::platform::Waiter {
+        let current = self.current.borrow();
+        let g = current.as_ref().expect("a goroutine is running");
+        crate::platform::Waiter {
+            slot: g.slot.get(),
+            id: g.id,
+        }
+    }
+
+    /// The platform's readiness registry, if it has one.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn netpoller(&self) -> Option<&Rc<crate::platform::Netpoller>> {
+        self.netpoller.as_ref()
+    }
+
+    /// Unparks the goroutine in `slot` if it is still the one with `id`.
+    fn unpark_slot(&self, slot: usize, id: u64) {
+        let g = self.table.borrow().get(slot, id).cloned();
+        if let Some(g) = g {
+            self.unpark(&g);
+        }
+    }
+
+    /// Step 5: remote wake-ups, due timers, platform events.
     fn poll_events(&self) {
-        self.remote.drain(|slot, id| {
-            let g = self.table.borrow().get(slot, id).cloned();
-            if let Some(g) = g {
-                self.unpark(&g);
-            }
-        });
+        // Timers before sockets: a goroutine whose timer fired queues ahead
+        // of a batch of ready sockets, so a ticker stays on time under load.
+        self.fire_due_timers();
+        self.platform
+            .borrow_mut()
+            .poll_ready(&mut |waiter| self.unpark_slot(waiter.slot, waiter.id));
+        // After the platform's events: those may wake `block_on` Wakers
+        // (WASIp3, wasip1), which queue their wake-ups here.
+        self.remote.drain(|slot, id| self.unpark_slot(slot, id));
+    }
+
+    fn fire_due_timers(&self) {
         if self.timers.borrow().is_empty() {
             return;
         }
         let now = self.now();
+        let mut due_timers = std::mem::take(&mut *self.due_timers.borrow_mut());
         loop {
             let due = self.timers.borrow_mut().pop_due(now);
             match due {
@@ -399,10 +530,24 @@ impl Scheduler {
                     g.timed_out.set(true);
                     self.unpark(&g);
                 }
-                Some(TimerAction::Call(callback)) => callback(),
+                Some(TimerAction::Timer(timer)) => due_timers.push(timer),
                 None => break,
             }
         }
+        // Timers that are all due fire in random order, as a select that
+        // checks the clock would find them all ready (crossbeam's choice):
+        // of two expired timers in one blocked select, either may win.
+        for i in (1..due_timers.len()).rev() {
+            due_timers.swap(i, rng::below(i + 1));
+        }
+        for timer in due_timers.drain(..) {
+            // One timer's callback may have stopped or moved another (a
+            // context cancelling its children's deadlines).
+            if timer.when().is_some_and(|when| when <= now) {
+                self.fire_timer(&timer, now);
+            }
+        }
+        *self.due_timers.borrow_mut() = due_timers;
     }
 
     /// Step 6. `None`: go on scheduling.
@@ -422,7 +567,7 @@ impl Scheduler {
         }
         let waiting = deadline.is_some()
             || self.remote.has_pending()
-            || self.futures.borrow().iter().any(|f| f.may_be_woken())
+            || self.futures.borrow().values().any(|f| f.may_be_woken())
             || self.platform.borrow().has_event_sources();
         if !waiting {
             return Some(Stop::Deadlock(self.deadlock_report()));
@@ -439,13 +584,33 @@ impl Scheduler {
         self.timers.borrow_mut().purge_and_next_deadline()
     }
 
+    /// The goroutine dump: one line per goroutine, except that beyond
+    /// [`DUMP_LINES`] the rest is counted by state.
     fn deadlock_report(&self) -> String {
         let mut report = String::from("all goroutines are asleep - deadlock!\n");
+        if let Some(waiting) = self.stack_shortage() {
+            let _ = write!(report, "\n{waiting}\n");
+        }
         let table = self.table.borrow();
         let mut all: Vec<&GRef> = table.iter().collect();
         all.sort_by_key(|g| g.id);
-        for g in all {
+        for g in all.iter().take(DUMP_LINES) {
             let _ = write!(report, "\n{g}");
+        }
+        if all.len() > DUMP_LINES {
+            let mut rest: Vec<(String, usize)> = Vec::new();
+            for g in &all[DUMP_LINES..] {
+                let line = g.to_string();
+                let state = line[line.rfind(" [").unwrap_or(line.len())..].to_owned();
+                match rest.iter_mut().find(|(s, _)| *s == state) {
+                    Some((_, n)) => *n += 1,
+                    None => rest.push((state, 1)),
+                }
+            }
+            let _ = write!(report, "\n... and {} more:", all.len() - DUMP_LINES);
+            for (state, n) in rest {
+                let _ = write!(report, "\n{n} x{state}");
+            }
         }
         report
     }
@@ -455,6 +620,7 @@ impl Scheduler {
     pub(crate) fn teardown(&self) {
         loop {
             self.runq.borrow_mut().clear();
+            self.stackless.borrow_mut().clear();
             let victims: Vec<GRef> = self.table.borrow().iter().cloned().collect();
             if victims.is_empty() {
                 break;

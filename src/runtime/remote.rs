@@ -164,7 +164,8 @@ mod loom_queue {
 ///
 /// Each model runs `block_on`'s loop and, where it parks, the scheduler's
 /// poll step (drain the queue) and idle step (deadlock check, then park the
-/// thread as `NativePlatform::before_idle` does) on loom's main thread,
+/// thread: a wait that keeps a token, as `NativePlatform::before_idle`'s
+/// eventfd does) on loom's main thread,
 /// against wakers used on other loom threads. Loom fails a model in which a
 /// wake-up is lost (the scheduler thread parks for good) or an assertion fails
 /// in any interleaving. The wakers' threads are not joined: loom runs every

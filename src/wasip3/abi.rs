@@ -24,6 +24,23 @@ unsafe extern "C" {
     fn raw_subtask_cancel(subtask: u32) -> u32;
     #[link_name = "[subtask-drop]"]
     fn raw_subtask_drop(subtask: u32);
+    #[link_name = "[thread-yield]"]
+    fn raw_thread_yield() -> u32;
+}
+
+// `stream<_>` (no element type): the pokes that wake an idle export task.
+#[link(wasm_import_module = "$root")]
+unsafe extern "C" {
+    #[link_name = "[stream-new-unit]"]
+    fn raw_stream_new_unit() -> u64;
+    #[link_name = "[async-lower][stream-read-unit]"]
+    fn raw_stream_read_unit(readable: u32, buffer: *mut u8, count: usize) -> u32;
+    #[link_name = "[async-lower][stream-write-unit]"]
+    fn raw_stream_write_unit(writable: u32, buffer: *const u8, count: usize) -> u32;
+    #[link_name = "[stream-drop-readable-unit]"]
+    fn raw_stream_drop_readable_unit(readable: u32);
+    #[link_name = "[stream-drop-writable-unit]"]
+    fn raw_stream_drop_writable_unit(writable: u32);
 }
 
 #[link(wasm_import_module = "wasi:clocks/monotonic-clock@0.3.0")]
@@ -64,6 +81,14 @@ pub(super) fn waitable_set_poll(set: u32) -> Option<Event> {
     event(kind, payload)
 }
 
+/// Lets the host run its side of pending operations (wasmtime moves socket
+/// data only while the instance waits or yields), then returns.
+pub(super) fn thread_yield() {
+    // SAFETY: no arguments; the result (whether the task was cancelled)
+    // does not apply to the sync-lifted `run` export.
+    unsafe { raw_thread_yield() };
+}
+
 fn event(kind: u32, [waitable, code]: [u32; 2]) -> Option<Event> {
     (kind != EVENT_NONE).then(|| Event {
         kind: EventKind::from_raw(kind),
@@ -73,7 +98,8 @@ fn event(kind: u32, [waitable, code]: [u32; 2]) -> Option<Event> {
 }
 
 /// Cancels a subtask that has not delivered its `RETURNED` event yet and drops
-/// its handle. The caller has removed it from its set.
+/// its handle. The caller has removed it from its set (`subtask.cancel`
+/// traps on a waitable that is still in one).
 pub(super) fn cancel_subtask(subtask: u32) {
     // SAFETY: handle-only built-ins. `subtask.cancel` is synchronous: it
     // returns once the subtask is resolved (returned or cancelled).
@@ -81,6 +107,38 @@ pub(super) fn cancel_subtask(subtask: u32) {
         raw_subtask_cancel(subtask);
         raw_subtask_drop(subtask);
     }
+}
+
+/// A stream or future operation did not complete at once.
+pub(super) const BLOCKED: u32 = 0xffff_ffff;
+
+/// A new `stream<_>`: (readable end, writable end).
+pub(super) fn stream_new_unit() -> (u32, u32) {
+    // SAFETY: no arguments; returns `readable | writable << 32`.
+    let ends = unsafe { raw_stream_new_unit() };
+    (ends as u32, (ends >> 32) as u32)
+}
+
+/// Starts reading one unit item; [`BLOCKED`] until a writer writes.
+pub(super) fn stream_read_unit(readable: u32) -> u32 {
+    // SAFETY: unit items occupy no memory: the buffer is never touched.
+    unsafe { raw_stream_read_unit(readable, std::ptr::NonNull::dangling().as_ptr(), 1) }
+}
+
+/// Writes one unit item (completes at once when a read is pending).
+pub(super) fn stream_write_unit(writable: u32) -> u32 {
+    // SAFETY: as in `stream_read_unit`.
+    unsafe { raw_stream_write_unit(writable, std::ptr::NonNull::dangling().as_ptr(), 1) }
+}
+
+pub(super) fn stream_drop_readable_unit(readable: u32) {
+    // SAFETY: handle-only built-in.
+    unsafe { raw_stream_drop_readable_unit(readable) }
+}
+
+pub(super) fn stream_drop_writable_unit(writable: u32) {
+    // SAFETY: handle-only built-in.
+    unsafe { raw_stream_drop_writable_unit(writable) }
 }
 
 pub(super) fn subtask_drop(subtask: u32) {
@@ -113,6 +171,10 @@ pub enum EventKind {
     FutureWrite,
     /// A code this version does not know.
     Other(u32),
+    /// Not known: in a component that serves exports, the event reaches
+    /// gosched through the export task's wit-bindgen executor, which passes
+    /// on only the code.
+    Unknown,
 }
 
 impl EventKind {
@@ -128,7 +190,7 @@ impl EventKind {
     }
 }
 
-/// One event of a waitable, as [`wait`] returns it.
+/// One event of a waitable, as `gosched::wasip3::wait` returns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
     /// What happened.

@@ -1,7 +1,7 @@
 //! The WASIp3 platform (wasm32-wasip2 with the `wasip3` feature): goroutines
-//! in a command component, waiting on a component-model waitable-set.
+//! in a component, a command or one that serves async exports ([`Exports`]).
 //!
-//! When no goroutine can run, [`Wasip3Platform::before_idle`] blocks the
+//! When no goroutine can run, a command's [`Wasip3Platform`] blocks the
 //! instance in `waitable-set.wait` on the scheduler's one set, and delivers
 //! each event to the goroutine that waits for that waitable. Goroutines reach
 //! the set in two ways:
@@ -18,16 +18,25 @@
 //! no waitable registered the platform has no event source, so a program
 //! whose goroutines all wait on channels is reported as deadlocked.
 //!
-//! The entry point: with the feature on, gosched exports
-//! `wasi:cli/run@0.3.0#run` (sync-lifted; the function is async-typed, so it
-//! may block), which runs the program's ordinary `main`. docs/wasip3.md has
-//! the design and the build pipeline.
+//! Two ways in:
+//!
+//! * a command: with the feature on, gosched exports `wasi:cli/run@0.3.0#run`
+//!   (sync-lifted; the function is async-typed, so it may block), which runs
+//!   the program's ordinary `main`;
+//! * async exports ([`Exports`]): each call of a wit-bindgen `async func`
+//!   export runs a blocking-style function on a goroutine; the scheduler runs
+//!   inside the export tasks' callbacks and returns to the host when idle.
+//!
+//! docs/wasip3.md has the design, the export ABI and the build pipeline.
 
 mod abi;
 mod entry;
+mod exports;
+pub mod http;
 pub(crate) mod platform;
 mod reactor;
 mod stdout;
+mod stream_io;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,6 +44,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 pub use abi::{Event, EventKind};
+pub use exports::{Call, Exports};
 pub use platform::Wasip3Platform;
 use reactor::RawWait;
 pub use stdout::{stdout, Stdout};
@@ -80,7 +90,10 @@ pub fn registered_waitables() -> usize {
 /// Parks the calling goroutine until `waitable` (a subtask, or a stream or
 /// future end with an operation in progress, obtained through the canonical
 /// ABI) has an event, and returns it. Other goroutines run meanwhile. The
-/// waitable is in the scheduler's set only while this call waits.
+/// waitable is in the scheduler's set only while this call waits. In a
+/// component serving exports ([`Exports`]) the event reaches gosched through
+/// wit-bindgen's executor, which passes on only its code: `kind` is then
+/// [`EventKind::Unknown`].
 ///
 /// # Panics
 ///

@@ -1,11 +1,12 @@
-//! The WASIp3 platform: the scheduler's clock is `wasi:clocks/monotonic-clock`,
-//! and its idle wait is `waitable-set.wait` on the reactor's one set
-//! (see [`super::reactor`]).
+//! The WASIp3 platform: the scheduler's clock is `wasi:clocks/monotonic-clock`;
+//! when idle, a command blocks in `waitable-set.wait` on the reactor's one
+//! set, and a component serving exports returns to its host (see
+//! [`super::reactor`]).
 
 use std::time::Duration;
 
-use super::reactor;
-use crate::platform::{Idle, Platform, Spawner, Unparker};
+use super::reactor::{self, Mode};
+use crate::platform::{Idle, Platform, Spawner, Unparker, Waiter};
 use ::wasip3 as bindings;
 
 /// The platform `gosched::run` uses on wasm32-wasip2 with the `wasip3`
@@ -30,14 +31,28 @@ use ::wasip3 as bindings;
 pub struct Wasip3Platform {
     /// Monotonic clock reading at creation, in nanoseconds.
     epoch_ns: u64,
+    mode: Mode,
 }
 
 impl Wasip3Platform {
-    /// A platform whose clock starts now.
+    /// A platform whose clock starts now, for a command: when idle it blocks
+    /// the instance in `waitable-set.wait`.
     pub fn new() -> Wasip3Platform {
-        reactor::attach();
+        Wasip3Platform::with_mode(Mode::Command)
+    }
+
+    /// A platform for a component that serves async exports
+    /// ([`super::Exports`]): when idle it returns to the export task's
+    /// callback, which returns to the host.
+    pub(super) fn for_exports() -> Wasip3Platform {
+        Wasip3Platform::with_mode(Mode::Exports)
+    }
+
+    fn with_mode(mode: Mode) -> Wasip3Platform {
+        reactor::attach(mode);
         Wasip3Platform {
             epoch_ns: bindings::clocks::monotonic_clock::now(),
+            mode,
         }
     }
 }
@@ -68,8 +83,15 @@ impl Platform for Wasip3Platform {
         reactor::wait_for_events(deadline_ns)
     }
 
+    /// A component serving exports always may be woken: by its next call.
     fn has_event_sources(&self) -> bool {
-        reactor::waiter_count() > 0
+        self.mode == Mode::Exports || reactor::waiter_count() > 0
+    }
+
+    /// Delivers the set's ready events (their Wakers unpark the goroutines;
+    /// `wake` is not needed).
+    fn poll_ready(&mut self, _wake: &mut dyn FnMut(Waiter)) {
+        reactor::poll_events();
     }
 
     fn unparker(&self) -> Unparker {

@@ -10,12 +10,13 @@ use std::future::IntoFuture as _;
 use std::io;
 
 use super::bindings::cli::stdout::{write_via_stream, ErrorCode};
-use super::bindings::wit_bindgen::{FutureReader, StreamWriter};
+use super::bindings::wit_bindgen::FutureReader;
 use super::bindings::wit_stream;
+use super::stream_io::ByteWriter;
 
 /// A p3 standard output stream; see [`stdout`].
 pub struct Stdout {
-    writer: Option<StreamWriter<u8>>,
+    writer: ByteWriter,
     /// The host's verdict on the whole stream, once the writer is closed.
     done: Option<FutureReader<Result<(), ErrorCode>>>,
 }
@@ -42,7 +43,7 @@ pub struct Stdout {
 pub fn stdout() -> Stdout {
     let (writer, reader) = wit_stream::new::<u8>();
     Stdout {
-        writer: Some(writer),
+        writer: ByteWriter::new(writer),
         done: Some(write_via_stream(reader)),
     }
 }
@@ -55,7 +56,7 @@ impl Stdout {
     ///
     /// Outside a goroutine.
     pub fn close(mut self) -> io::Result<()> {
-        drop(self.writer.take());
+        self.writer.close();
         match self
             .done
             .take()
@@ -69,17 +70,7 @@ impl Stdout {
 
 impl io::Write for Stdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let writer = self
-            .writer
-            .as_mut()
-            .ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))?;
-        let unwritten = crate::block_on(writer.write_all(buf.to_vec()));
-        if unwritten.len() == buf.len() && !buf.is_empty() {
-            // The host dropped its end: nothing more can be written.
-            self.writer = None;
-            return Err(io::ErrorKind::BrokenPipe.into());
-        }
-        Ok(buf.len() - unwritten.len())
+        self.writer.write(buf)
     }
 
     /// Writes complete when the host has taken the bytes: nothing to flush.
@@ -91,7 +82,7 @@ impl io::Write for Stdout {
 impl std::fmt::Debug for Stdout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stdout")
-            .field("open", &self.writer.is_some())
+            .field("open", &self.writer.is_open())
             .finish()
     }
 }

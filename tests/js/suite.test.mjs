@@ -61,6 +61,12 @@ test("select with timeouts", async () => {
   assert.equal(await run("test_select_timeouts"), "timeout, value 7, recv_timeout");
 });
 
+test("Timer, Ticker, after_func and the wall clock", async () => {
+  const before = Date.now();
+  const wall = Number(await run("test_timers_and_wall_clock"));
+  assert.ok(wall >= before && wall <= Date.now(), `${before} <= ${wall} <= now`);
+});
+
 test("sleeps wake in deadline order", async () => {
   assert.equal(await run("test_sleep_ordering"), "10,20,30,40,50");
 });

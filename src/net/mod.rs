@@ -1,0 +1,69 @@
+//! Networking that parks only the calling goroutine: a drop-in for
+//! [`std::net`].
+//!
+//! `TcpListener`, `TcpStream` and `UdpSocket` have std's method names,
+//! signatures and semantics; replacing `use std::net::…` by
+//! `use gosched::net::…` is the whole port. A call that would block (accept,
+//! connect, read, write, recv) parks its goroutine until the socket is ready
+//! while the other goroutines run; one goroutine may read a stream while
+//! another writes it. Names given to `connect` and `bind` are resolved
+//! without blocking the scheduler: natively on `gosched::unblock`'s thread
+//! pool.
+//!
+//! ```
+//! use std::io::{BufRead, BufReader, Write};
+//! use gosched::net::{TcpListener, TcpStream};
+//!
+//! let reply = gosched::run(|| {
+//!     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     gosched::go(move || {
+//!         for conn in listener.incoming() {
+//!             let conn = conn.unwrap();
+//!             gosched::go(move || {
+//!                 let mut lines = BufReader::new(&conn);
+//!                 let mut line = String::new();
+//!                 while lines.read_line(&mut line).unwrap() > 0 {
+//!                     (&conn).write_all(line.to_uppercase().as_bytes()).unwrap();
+//!                     line.clear();
+//!                 }
+//!             });
+//!         }
+//!     });
+//!     let mut client = TcpStream::connect(addr).unwrap();
+//!     client.write_all(b"hello\n").unwrap();
+//!     let mut reply = String::new();
+//!     BufReader::new(client).read_line(&mut reply).unwrap();
+//!     reply
+//! });
+//! assert_eq!(reply, "HELLO\n");
+//! ```
+//!
+//! # Threads
+//!
+//! Sockets belong to the scheduler of the thread that made them and are not
+//! `Send` (a compile error, not a runtime surprise). To hand one to another
+//! thread, convert it with `into_std`, send the `std::net` socket, and wrap it
+//! there with `From`.
+//!
+//! Natively the sockets wait on the platform's netpoller (epoll or kqueue,
+//! in `before_idle`: docs/net.md). In a WASIp3 component (wasm32-wasip2,
+//! feature `wasip3`) they are `wasi:sockets@0.3.0` resources whose async
+//! operations wait on the scheduler's waitable-set; names are looked up with
+//! `wasi:sockets/ip-name-lookup`. What wasi:sockets lacks (`set_nodelay`,
+//! conversions from std's sockets) is listed in src/net/wasip3.rs.
+
+mod addr;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+mod wasip3;
+
+pub use addr::ToSocketAddrs;
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::{Incoming, TcpListener, TcpStream, UdpSocket};
+pub use std::net::{
+    AddrParseError, IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6,
+};
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+pub use wasip3::{Incoming, TcpListener, TcpStream, UdpSocket};
