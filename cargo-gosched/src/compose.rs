@@ -25,10 +25,8 @@ impl Drop for Scratch {
 }
 
 pub fn compose(caller: &Path, callee: &Path, output: &Path) -> Result<()> {
-    let scratch = Scratch(std::env::temp_dir().join(format!(
-        "cargo-gosched-compose-{}",
-        std::process::id()
-    )));
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("cargo-gosched-compose-{}", std::process::id())));
     std::fs::create_dir_all(&scratch.0)
         .map_err(|e| Error::new(format!("cannot create {}: {e}", scratch.0.display())))?;
     let copy = |input: &Path, name: &str| -> Result<PathBuf> {

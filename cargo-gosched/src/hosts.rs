@@ -170,9 +170,10 @@ fn serve_args(args: &[OsString]) -> Vec<OsString> {
     let mut out: Vec<OsString> = ["serve", "-S", "p3", "-S", "cli", "-S", "inherit-env=y"]
         .map(OsString::from)
         .into();
-    let names_addr = args
-        .iter()
-        .any(|a| a.to_str().is_some_and(|a| a == "--addr" || a.starts_with("--addr=")));
+    let names_addr = args.iter().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == "--addr" || a.starts_with("--addr="))
+    });
     if !names_addr {
         out.extend(["--addr", SERVE_ADDR].map(OsString::from));
     }
@@ -218,13 +219,31 @@ mod tests {
         assert_eq!(
             serve_args(&os(&["--max-instance-reuse-count", "9"])),
             os(&[
-                "serve", "-S", "p3", "-S", "cli", "-S", "inherit-env=y", "--addr",
-                "127.0.0.1:8080", "--max-instance-reuse-count", "9"
+                "serve",
+                "-S",
+                "p3",
+                "-S",
+                "cli",
+                "-S",
+                "inherit-env=y",
+                "--addr",
+                "127.0.0.1:8080",
+                "--max-instance-reuse-count",
+                "9"
             ])
         );
         assert_eq!(
             serve_args(&os(&["--addr=127.0.0.1:0"])),
-            os(&["serve", "-S", "p3", "-S", "cli", "-S", "inherit-env=y", "--addr=127.0.0.1:0"])
+            os(&[
+                "serve",
+                "-S",
+                "p3",
+                "-S",
+                "cli",
+                "-S",
+                "inherit-env=y",
+                "--addr=127.0.0.1:0"
+            ])
         );
     }
 }
