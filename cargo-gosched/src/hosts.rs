@@ -67,18 +67,32 @@ pub fn node() -> Result<PathBuf> {
     )
 }
 
-/// Runs `cmd` to its end and returns its exit status as ours (a signal as 128+N).
+/// Our last step: on Unix this process becomes `cmd` (exec), so that whoever
+/// started us waits for, signals and kills the program itself (a test that
+/// kills its server kills wasmtime, not only us); elsewhere runs `cmd` to its
+/// end and returns its exit status as ours.
 pub fn finish(mut cmd: Command) -> Result<ExitCode> {
+    #[cfg(unix)]
+    {
+        let error = std::os::unix::process::CommandExt::exec(&mut cmd);
+        Err(Error::new(format!(
+            "cannot run {}: {error}",
+            cmd.get_program().to_string_lossy()
+        )))
+    }
+    #[cfg(not(unix))]
+    wait_for(cmd)
+}
+
+/// Runs `cmd` to its end and returns its exit status as ours.
+#[cfg(not(unix))]
+fn wait_for(mut cmd: Command) -> Result<ExitCode> {
     let status = cmd.status().map_err(|e| {
         Error::new(format!(
             "cannot run {}: {e}",
             cmd.get_program().to_string_lossy()
         ))
     })?;
-    #[cfg(unix)]
-    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
-        return Ok(ExitCode::from((128 + signal) as u8));
-    }
     Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
 }
 
