@@ -228,6 +228,37 @@ mod tests {
         args.iter().map(OsString::from).collect()
     }
 
+    /// A component exporting `names` as instances (the parser does not
+    /// validate, so the exports need no definitions), with `inner` nested in
+    /// it.
+    fn component_exporting(names: &[&str], inner: Option<Vec<u8>>) -> Vec<u8> {
+        use wasm_encoder::{Component, ComponentExportKind, ComponentExportSection, RawSection};
+        let mut component = Component::new();
+        if let Some(inner) = &inner {
+            // The nested-component section (id 4) holds the inner bytes.
+            component.section(&RawSection {
+                id: wasm_encoder::ComponentSectionId::Component as u8,
+                data: inner,
+            });
+        }
+        let mut exports = ComponentExportSection::new();
+        for name in names {
+            exports.export(*name, ComponentExportKind::Instance, 0, None);
+        }
+        component.section(&exports);
+        component.finish()
+    }
+
+    #[test]
+    fn http_services_are_told_by_their_top_level_export() {
+        let service = component_exporting(&["wasi:cli/run@0.3.0", "wasi:http/handler@0.3.0"], None);
+        assert!(exports_http_handler(&service).unwrap());
+        let command = component_exporting(&["wasi:cli/run@0.3.0"], None);
+        assert!(!exports_http_handler(&command).unwrap());
+        let wraps_a_service = component_exporting(&["wasi:cli/run@0.3.0"], Some(service));
+        assert!(!exports_http_handler(&wraps_a_service).unwrap());
+    }
+
     #[test]
     fn serve_listens_on_loopback_unless_told_otherwise() {
         assert_eq!(
