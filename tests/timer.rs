@@ -1324,11 +1324,13 @@ fn crossbeam_tick_fairness() {
 
 #[test]
 fn a_ticker_keeps_its_ticks_under_a_full_run_queue() {
-    // 300 goroutines each busy for 100 µs per turn keep the run queue full:
-    // one pass over it takes 30 ms, three ticker periods. The goroutine a
-    // timer wakes goes to the front of the queue, so it gets (nearly) every
-    // tick; at the back it would get about one in three.
-    const WORKERS: usize = 300;
+    // 1000 goroutines each busy for 50 µs per turn keep the run queue full:
+    // one pass over it takes 50 ms, five ticker periods. The goroutine a
+    // timer wakes goes to the front of the queue, so it gets nearly every
+    // tick; at the back it would get about one in five. (On a loaded
+    // machine the process also loses ticks while it is descheduled: the
+    // bound is loose.)
+    const WORKERS: usize = 1000;
     const PERIOD: Duration = Duration::from_millis(10);
     let (ticks, expected) = run(|| {
         let stop = Rc::new(Cell::new(false));
@@ -1337,7 +1339,7 @@ fn a_ticker_keeps_its_ticks_under_a_full_run_queue() {
                 let stop = stop.clone();
                 go(move || {
                     while !stop.get() {
-                        busy_for(Duration::from_micros(100));
+                        busy_for(Duration::from_micros(50));
                         yield_now();
                     }
                 })
@@ -1357,7 +1359,7 @@ fn a_ticker_keeps_its_ticks_under_a_full_run_queue() {
         (ticks, expected)
     });
     assert!(
-        ticks * 4 >= expected * 3,
+        ticks * 2 >= expected,
         "the ticker's goroutine got {ticks} of {expected} ticks"
     );
 }

@@ -282,19 +282,26 @@ impl Scheduler {
         }
     }
 
-    /// `unpark`, but `g` runs next (step 4): for a channel hand-off.
-    #[inline]
+    /// `unpark`, but `g` runs next (step 4): for a channel hand-off. The
+    /// common case (a parked goroutine, no other in `runnext`) is inlined
+    /// into every send and receive; the rest is out of line.
+    #[inline(always)]
     pub(crate) fn unpark_next(&self, g: &GRef) {
-        match g.state.get() {
-            State::Parked(_) => {
-                g.state.set(State::Runnable);
-                if let Some(kicked) = self.runnext.replace(Some(g.clone())) {
-                    self.runq.borrow_mut().push_back(kicked);
-                }
-            }
-            State::Running => g.token.set(true),
-            State::Runnable | State::WaitingForStack | State::Dead => {}
+        if !matches!(g.state.get(), State::Parked(_)) {
+            return self.unpark(g);
         }
+        g.state.set(State::Runnable);
+        if let Some(kicked) = self.runnext.replace(Some(g.clone())) {
+            self.requeue(kicked);
+        }
+    }
+
+    /// A goroutine that `unpark_next` pushed out of `runnext`: to the back
+    /// of the queue.
+    #[cold]
+    #[inline(never)]
+    fn requeue(&self, g: GRef) {
+        self.runq.borrow_mut().push_back(g);
     }
 
     /// The goroutine to run next (steps 2 and 4).
@@ -363,13 +370,8 @@ impl Scheduler {
     /// Always inlined: see `park`.
     #[inline(always)]
     pub(crate) fn yield_now(&self) {
-        // `switch_to` sees the state and re-queues the goroutine it holds.
-        self.current
-            .borrow()
-            .as_ref()
-            .expect("a goroutine is running")
-            .state
-            .set(State::Runnable);
+        // A goroutine that suspends still `Running` has yielded: `switch_to`
+        // re-queues the goroutine it holds.
         coro::suspend();
     }
 
@@ -495,7 +497,10 @@ impl Scheduler {
         };
         match (resumed, g.state.get()) {
             (Resumed::Finished, _) => self.retire(&g),
-            (Resumed::Suspended, State::Runnable) => self.runq.borrow_mut().push_back(g),
+            (Resumed::Suspended, State::Running) => {
+                g.state.set(State::Runnable);
+                self.runq.borrow_mut().push_back(g);
+            }
             (Resumed::Suspended, _) => {}
         }
         resumed
