@@ -345,15 +345,23 @@ impl Scheduler {
             if g.token.replace(false) {
                 return false;
             }
+            // Numbered before the timer is armed: a timer of an earlier park
+            // no longer matches.
+            g.park_seq.set(g.park_seq.get() + 1);
             if let Some(when) = deadline {
                 self.arm_park_timer(g, when);
             }
             g.state.set(State::Parked(reason));
         }
         coro::suspend();
+        // Only this park's own timer sets `timed_out`, so a park without a
+        // deadline has nothing to look at after the switch (the path every
+        // channel hand-off takes).
+        if deadline.is_none() {
+            return false;
+        }
         let current = self.current.borrow();
         let g = current.as_ref().expect("a goroutine is running");
-        g.park_seq.set(g.park_seq.get() + 1);
         g.timed_out.replace(false)
     }
 
