@@ -148,6 +148,9 @@ struct Patch {
     func_resume: u32,
     func_suspend: u32,
     func_start: u32,
+    func_stagger: u32,
+    /// Largest extra call depth `start` adds before the loop (0: none).
+    stagger: u32,
     table_conts: u32,
     global_current: u32,
     tag_switch: u32,
@@ -159,7 +162,7 @@ struct Patch {
 }
 
 impl Patch {
-    fn new(s: &Scan) -> Result<Patch, Error> {
+    fn new(s: &Scan, stagger: u32) -> Result<Patch, Error> {
         let resume_import = s.resume.ok_or("no `gosched_stack_switch` `resume` import: is this a module built with --cfg gosched_stack_switching?")?;
         let suspend_import = s.suspend.ok_or("no `gosched_stack_switch` `suspend` import")?;
         let stack_pointer = match s.stack_pointer_by_name {
@@ -182,6 +185,8 @@ impl Patch {
             func_resume: funcs,
             func_suspend: funcs + 1,
             func_start: funcs + 2,
+            func_stagger: funcs + 3,
+            stagger,
             table_conts: s.tables,
             global_current: s.globals,
             tag_switch: s.tags,
@@ -300,10 +305,41 @@ impl Patch {
         f
     }
 
-    /// `start`: the loop every continuation runs.
+    /// `start`: the body of every continuation. Enters the loop below
+    /// `stagger(depth)` calls, the depth varying with the slot: every
+    /// continuation's stack is mapped page-aligned, so without it the hot
+    /// frames of all goroutines share the same cache sets.
     fn start_body(&self) -> wasm_encoder::Function {
         let mut f = wasm_encoder::Function::new([]);
         f.instructions()
+            .global_get(self.global_current)
+            .i32_load(MemArg {
+                offset: CTX_SLOT,
+                align: 2,
+                memory_index: 0,
+            })
+            .i32_const(37)
+            .i32_mul()
+            .i32_const(self.stagger as i32)
+            .i32_rem_u()
+            .call(self.func_stagger)
+            .end();
+        f
+    }
+
+    /// `stagger(n)`: `n` nested calls, then the loop: run the goroutine's
+    /// entry, suspend, and again for the next goroutine given this slot.
+    fn stagger_body(&self) -> wasm_encoder::Function {
+        let mut f = wasm_encoder::Function::new([]);
+        f.instructions()
+            .local_get(0)
+            .if_(BlockType::Empty)
+            .local_get(0)
+            .i32_const(1)
+            .i32_sub()
+            .call(self.func_stagger)
+            .return_()
+            .end()
             .loop_(BlockType::Empty)
             .global_get(self.global_current)
             .global_get(self.global_current)
@@ -390,6 +426,7 @@ impl Reencode for Patch {
         functions.function(self.ty_ctx_fn);
         functions.function(self.ty_unit_fn);
         functions.function(self.ty_unit_fn);
+        functions.function(self.ty_ctx_fn);
         Ok(())
     }
 
@@ -455,6 +492,7 @@ impl Reencode for Patch {
         code.function(&self.resume_body());
         code.function(&self.suspend_body());
         code.function(&self.start_body());
+        code.function(&self.stagger_body());
         Ok(())
     }
 
@@ -493,6 +531,7 @@ impl Reencode for Patch {
                     sorted.push((self.function_index(naming.index)?, naming.name.to_string()));
                 }
                 sorted.push((self.func_start, "gosched_stack_switch_start".into()));
+                sorted.push((self.func_stagger, "gosched_stack_switch_stagger".into()));
                 sorted.sort();
                 let mut out = NameMap::new();
                 for (i, name) in &sorted {
@@ -509,9 +548,9 @@ impl Reencode for Patch {
     }
 }
 
-fn patch(wasm: &[u8]) -> Result<Vec<u8>, Error> {
+fn patch(wasm: &[u8], stagger: u32) -> Result<Vec<u8>, Error> {
     let scan = scan(wasm)?;
-    let mut patch = Patch::new(&scan)?;
+    let mut patch = Patch::new(&scan, stagger)?;
     let mut module = Module::new();
     patch
         .parse_core_module(&mut module, Parser::new(0), wasm)
@@ -525,17 +564,29 @@ fn patch(wasm: &[u8]) -> Result<Vec<u8>, Error> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() != 3 {
-        eprintln!("usage: gosched-stack-switch-patch IN.wasm OUT.wasm");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // --stagger=N: spread the continuations' hot frames over N call depths
+    // (1: not at all).
+    let mut stagger = 128;
+    if let Some(pos) = args.iter().position(|a| a.starts_with("--stagger=")) {
+        stagger = match args.remove(pos)["--stagger=".len()..].parse() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                eprintln!("gosched-stack-switch-patch: --stagger takes a count >= 1");
+                std::process::exit(2);
+            }
+        };
+    }
+    if args.len() != 2 {
+        eprintln!("usage: gosched-stack-switch-patch [--stagger=N] IN.wasm OUT.wasm");
         std::process::exit(2);
     }
-    let result = std::fs::read(&args[1])
+    let result = std::fs::read(&args[0])
         .map_err(Error::from)
-        .and_then(|wasm| patch(&wasm))
-        .and_then(|out| std::fs::write(&args[2], out).map_err(Error::from));
+        .and_then(|wasm| patch(&wasm, stagger))
+        .and_then(|out| std::fs::write(&args[1], out).map_err(Error::from));
     if let Err(e) = result {
-        eprintln!("gosched-stack-switch-patch: {}: {e}", args[1]);
+        eprintln!("gosched-stack-switch-patch: {}: {e}", args[0]);
         std::process::exit(1);
     }
 }
