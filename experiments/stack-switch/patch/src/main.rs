@@ -7,9 +7,9 @@
 //! `gosched_stack_switch` and this tool turns them into definitions:
 //!
 //! 1. Find the imports `resume` (`(i32) -> ()`, the goroutine's context) and
-//!    `suspend` (`() -> ()`), LLVM's `__stack_pointer` global and the
-//!    function table.
-//! 2. Drop the two imports and renumber every function reference (code,
+//!    `suspend` (`() -> ()`) (a module may use only one), LLVM's
+//!    `__stack_pointer` global and the function table.
+//! 2. Drop the imports and renumber every function reference (code,
 //!    elements, exports, start, names): `wasm_encoder::reencode` does the walk.
 //! 3. Append a continuation type, a tag, a table of suspended continuations
 //!    (one slot per goroutine), a global naming the goroutine being started,
@@ -52,6 +52,9 @@ type Error = Box<dyn std::error::Error>;
 #[derive(Default)]
 struct Scan {
     types: u32,
+    /// Parameter and result counts of each function type (`None`: another
+    /// kind of type), to check the imports' signatures.
+    func_types: Vec<Option<(Vec<wasmparser::ValType>, usize)>>,
     imported_funcs: u32,
     defined_funcs: u32,
     resume: Option<u32>,
@@ -72,21 +75,36 @@ fn scan(wasm: &[u8]) -> Result<Scan, Error> {
         match payload? {
             Payload::TypeSection(r) => {
                 for group in r {
-                    s.types += group?.types().len() as u32;
+                    for ty in group?.into_types() {
+                        s.types += 1;
+                        s.func_types.push(match &ty.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => {
+                                Some((f.params().to_vec(), f.results().len()))
+                            }
+                            _ => None,
+                        });
+                    }
                 }
             }
             Payload::ImportSection(r) => {
                 for import in r.into_imports() {
                     let import = import?;
                     match import.ty {
-                        TypeRef::Func(_) | TypeRef::FuncExact(_) => {
+                        TypeRef::Func(ty) | TypeRef::FuncExact(ty) => {
                             if import.module == IMPORT_MODULE {
-                                let slot = if import.name.starts_with("resume") {
-                                    &mut s.resume
-                                } else if import.name.starts_with("suspend") {
-                                    &mut s.suspend
-                                } else {
-                                    return Err(format!("unknown import {IMPORT_MODULE}::{}", import.name).into());
+                                let sig = s.func_types.get(ty as usize).cloned().flatten();
+                                let i32_param = vec![wasmparser::ValType::I32];
+                                let slot = match (import.name.split('.').next(), sig) {
+                                    (Some("resume"), Some((p, 0))) if p == i32_param => &mut s.resume,
+                                    (Some("suspend"), Some((p, 0))) if p.is_empty() => &mut s.suspend,
+                                    _ => {
+                                        return Err(format!(
+                                            "unexpected import {IMPORT_MODULE}::{} (or its signature): \
+                                             this tool and src/coro/stack_switch.rs disagree",
+                                            import.name
+                                        )
+                                        .into())
+                                    }
                                 };
                                 *slot = Some(s.imported_funcs);
                             }
@@ -138,9 +156,12 @@ fn scan(wasm: &[u8]) -> Result<Scan, Error> {
 /// The second pass: a reencoder that drops the two imports, renumbers
 /// functions and appends the definitions.
 struct Patch {
-    resume_import: u32,
-    suspend_import: u32,
+    /// The imports to define, by old function index: a module that never
+    /// resumes (or never suspends) imports only the other one.
+    resume_import: Option<u32>,
+    suspend_import: Option<u32>,
     imported_funcs: u32,
+    removed: u32,
     // New items' indices.
     ty_ctx_fn: u32,
     ty_unit_fn: u32,
@@ -163,8 +184,10 @@ struct Patch {
 
 impl Patch {
     fn new(s: &Scan, stagger: u32) -> Result<Patch, Error> {
-        let resume_import = s.resume.ok_or("no `gosched_stack_switch` `resume` import: is this a module built with --cfg gosched_stack_switching?")?;
-        let suspend_import = s.suspend.ok_or("no `gosched_stack_switch` `suspend` import")?;
+        if s.resume.is_none() && s.suspend.is_none() {
+            return Err("no `gosched_stack_switch` import: is this a module built with --cfg gosched_stack_switching?".into());
+        }
+        let removed = u32::from(s.resume.is_some()) + u32::from(s.suspend.is_some());
         let stack_pointer = match s.stack_pointer_by_name {
             Some(sp) => sp,
             // wasm-ld defines `__stack_pointer` first.
@@ -174,11 +197,12 @@ impl Patch {
         if s.tables == 0 {
             return Err("the module has no function table".into());
         }
-        let funcs = s.imported_funcs - 2 + s.defined_funcs;
+        let funcs = s.imported_funcs - removed + s.defined_funcs;
         Ok(Patch {
-            resume_import,
-            suspend_import,
+            resume_import: s.resume,
+            suspend_import: s.suspend,
             imported_funcs: s.imported_funcs,
+            removed,
             ty_ctx_fn: s.types,
             ty_unit_fn: s.types + 1,
             ty_cont: s.types + 2,
@@ -380,14 +404,15 @@ impl Reencode for Patch {
     type Error = std::convert::Infallible;
 
     fn function_index(&mut self, f: u32) -> Result<u32, reencode::Error> {
-        Ok(if f == self.resume_import {
+        let below = |import: Option<u32>| u32::from(import.is_some_and(|i| i < f));
+        Ok(if Some(f) == self.resume_import {
             self.func_resume
-        } else if f == self.suspend_import {
+        } else if Some(f) == self.suspend_import {
             self.func_suspend
         } else if f < self.imported_funcs {
-            f - u32::from(self.resume_import < f) - u32::from(self.suspend_import < f)
+            f - below(self.resume_import) - below(self.suspend_import)
         } else {
-            f - 2
+            f - self.removed
         })
     }
 
