@@ -35,9 +35,9 @@ use std::borrow::Cow;
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{
     BlockType, CodeSection, ConstExpr, ContType, ElementSection, Elements, FunctionSection,
-    GlobalSection, GlobalType, Handle, HeapType, ImportSection, MemArg, Module,
-    NameMap, NameSection, RefType, SectionId, TableSection, TableType, TagKind, TagSection,
-    TagType, TypeSection, ValType,
+    GlobalSection, GlobalType, Handle, HeapType, ImportSection, MemArg, Module, NameMap,
+    NameSection, RefType, SectionId, TableSection, TableType, TagKind, TagSection, TagType,
+    TypeSection, ValType,
 };
 use wasmparser::{Name, Parser, Payload, TypeRef};
 
@@ -192,7 +192,11 @@ impl Patch {
             Some(sp) => sp,
             // wasm-ld defines `__stack_pointer` first.
             None if s.first_defined_global_is_mut_i32 => s.imported_globals,
-            None => return Err("cannot find the `__stack_pointer` global (keep the name section)".into()),
+            None => {
+                return Err(
+                    "cannot find the `__stack_pointer` global (keep the name section)".into(),
+                )
+            }
         };
         if s.tables == 0 {
             return Err("the module has no function table".into());
@@ -592,7 +596,7 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     // --stagger=N: spread the continuations' hot frames over N call depths
     // (1: not at all).
-    let mut stagger = 128;
+    let mut stagger = 16;
     if let Some(pos) = args.iter().position(|a| a.starts_with("--stagger=")) {
         stagger = match args.remove(pos)["--stagger=".len()..].parse() {
             Ok(n) if n >= 1 => n,
