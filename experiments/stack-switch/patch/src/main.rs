@@ -619,3 +619,119 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmparser::{ExternalKind, Operator};
+
+    /// A module shaped like wasm-ld's output: the switch imports between
+    /// two others, `__stack_pointer` first, a function table.
+    const LINKED: &str = r#"
+        (module
+          (type $ctx_fn (func (param i32)))
+          (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+          (import "gosched_stack_switch" "resume.ERROR.x" (func $resume (type $ctx_fn)))
+          (import "wasi_snapshot_preview1" "sched_yield" (func $sched_yield (result i32)))
+          (import "gosched_stack_switch" "suspend.ERROR.x" (func $suspend))
+          (memory (export "memory") 1)
+          (table $fns 2 funcref)
+          (global $__stack_pointer (mut i32) (i32.const 65536))
+          (elem (table $fns) (i32.const 1) func $entry)
+          (func $entry (type $ctx_fn)
+            (call $suspend)
+            (drop (call $sched_yield)))
+          (func $main (export "_start")
+            (i32.store offset=0 (i32.const 16) (i32.const 1))
+            (call $resume (i32.const 16))
+            (call $exit (i32.const 0))))
+    "#;
+
+    /// Function indices called by the exported `_start`.
+    fn calls_of_start(wasm: &[u8]) -> (u32, Vec<u32>) {
+        let mut imported = 0;
+        let mut start = None;
+        let mut bodies = Vec::new();
+        for payload in Parser::new(0).parse_all(wasm) {
+            match payload.unwrap() {
+                Payload::ImportSection(r) => {
+                    for import in r.into_imports() {
+                        if matches!(import.unwrap().ty, TypeRef::Func(_)) {
+                            imported += 1;
+                        }
+                    }
+                }
+                Payload::ExportSection(r) => {
+                    for export in r {
+                        let export = export.unwrap();
+                        if export.name == "_start" && export.kind == ExternalKind::Func {
+                            start = Some(export.index);
+                        }
+                    }
+                }
+                Payload::CodeSectionEntry(body) => bodies.push(body),
+                _ => {}
+            }
+        }
+        let body = &bodies[(start.unwrap() - imported) as usize];
+        let mut calls = Vec::new();
+        let mut ops = body.get_operators_reader().unwrap();
+        while !ops.eof() {
+            if let Operator::Call { function_index } = ops.read().unwrap() {
+                calls.push(function_index);
+            }
+        }
+        (imported, calls)
+    }
+
+    #[test]
+    fn imports_become_definitions_and_calls_are_renumbered() {
+        let linked = wat::parse_str(LINKED).unwrap();
+        let patched = patch(&linked, 16).unwrap();
+        let scanned = scan(&patched).unwrap();
+        assert_eq!((scanned.resume, scanned.suspend), (None, None));
+        // Before: exit 0, resume 1, sched_yield 2, suspend 3, entry 4, main 5.
+        assert_eq!(calls_of_start(&linked), (4, vec![1, 0]));
+        // After: exit 0, sched_yield 1, entry 2, main 3, then the appended
+        // resume 4, suspend 5, start 6, stagger 7.
+        assert_eq!(calls_of_start(&patched), (2, vec![4, 0]));
+        // `patch` validated the result with the stack-switching proposal on.
+    }
+
+    #[test]
+    fn a_module_importing_only_suspend_is_patched() {
+        let text = LINKED
+            .replace(
+                r#"(import "gosched_stack_switch" "resume.ERROR.x" (func $resume (type $ctx_fn)))"#,
+                "",
+            )
+            .replace(
+                "(call $resume (i32.const 16))",
+                "(call $entry (i32.const 16))",
+            );
+        let linked = wat::parse_str(text).unwrap();
+        let patched = patch(&linked, 1).unwrap();
+        // exit 0, sched_yield 1, entry 2, main 3.
+        assert_eq!(calls_of_start(&patched), (2, vec![2, 0]));
+    }
+
+    #[test]
+    fn a_wrong_signature_is_refused() {
+        let wrong = LINKED.replace(
+            r#"(import "gosched_stack_switch" "suspend.ERROR.x" (func $suspend))"#,
+            r#"(import "gosched_stack_switch" "suspend.ERROR.x" (func $suspend (param i32)))"#,
+        );
+        let wrong = wrong.replace("(call $suspend)", "(call $suspend (i32.const 0))");
+        let err = patch(&wat::parse_str(wrong).unwrap(), 16).unwrap_err();
+        assert!(err.to_string().contains("disagree"), "{err}");
+    }
+
+    #[test]
+    fn a_module_without_the_imports_is_refused() {
+        let err = patch(&wat::parse_str("(module)").unwrap(), 16).unwrap_err();
+        assert!(
+            err.to_string().contains("no `gosched_stack_switch` import"),
+            "{err}"
+        );
+    }
+}
