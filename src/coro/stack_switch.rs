@@ -6,7 +6,8 @@
 //! native stacks. rustc cannot emit `cont.new`, `resume` or `suspend`, so the
 //! two switch functions are imports from `gosched_stack_switch` that a
 //! post-link step (experiments/stack-switch/patch) replaces with definitions.
-//! An unpatched module fails to instantiate, naming the import.
+//! An unpatched module fails to instantiate, naming the import. Not shipped:
+//! docs/wasm.md ("A stack-switching backend") has its figures beside Asyncify's.
 //!
 //! LLVM's shadow stack (`__stack_pointer`, for address-taken locals) still
 //! has to be switched per goroutine: the patched `resume` does that, with the
@@ -56,6 +57,7 @@ struct Switch {
 #[repr(C)]
 struct Ctx {
     switch: Switch,
+    /// Set by [`entry`] when the body has returned.
     done: bool,
     /// Lowest usable address of the stack (above the canary).
     bottom: usize,
