@@ -530,6 +530,37 @@ fn a_socket_parked_on_is_not_a_deadlock() {
 }
 
 #[test]
+fn the_goroutine_dump_shows_socket_waits_as_io_wait() {
+    run(|| {
+        let (client, server) = pair();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let reader = gosched::Builder::new()
+            .name("reader".into())
+            .spawn(move || (&server).read(&mut [0u8; 8]).unwrap())
+            .unwrap();
+        let acceptor = gosched::Builder::new()
+            .name("acceptor".into())
+            .spawn(move || drop(listener.accept()))
+            .unwrap();
+        // Both start and park; nothing has arrived.
+        gosched::sleep(Duration::from_millis(20));
+        let dump = gosched::goroutine_dump();
+        assert_eq!(
+            dump.lines().collect::<Vec<_>>(),
+            [
+                r#"goroutine 1 "main" [running]"#,
+                r#"goroutine 2 "reader" [IO wait]"#,
+                r#"goroutine 3 "acceptor" [IO wait]"#,
+            ],
+            "{dump}"
+        );
+        (&client).write_all(b"x").unwrap();
+        assert_eq!(reader.join().unwrap(), 1);
+        drop(acceptor); // still parked: unwound at the end of `run`
+    });
+}
+
+#[test]
 fn a_busy_run_queue_still_serves_sockets() {
     run(|| {
         let addr = echo_server();
@@ -616,13 +647,15 @@ fn blocking_outside_a_goroutine_panics() {
 fn unblock_parks_only_its_goroutine() {
     let (value, ticks) = run(|| {
         let ticker = go(|| {
+            // Main is in `unblock` when this first runs: Go's `[syscall]`.
+            let dump = gosched::goroutine_dump();
             let mut ticks = 0;
             let start = Instant::now();
             while start.elapsed() < Duration::from_millis(40) {
                 gosched::sleep(Duration::from_millis(2));
                 ticks += 1;
             }
-            ticks
+            (ticks, dump)
         });
         let value = gosched::unblock(|| {
             std::thread::sleep(Duration::from_millis(60));
@@ -630,8 +663,13 @@ fn unblock_parks_only_its_goroutine() {
         });
         (value, ticker.join().unwrap())
     });
+    let (ticks, dump) = ticks;
     assert_eq!(value, 7);
     assert!(ticks >= 5, "the ticker ran {ticks} times during unblock");
+    assert_eq!(
+        dump,
+        "goroutine 1 \"main\" [syscall]\ngoroutine 2 [running]"
+    );
 }
 
 #[cfg(not(target_arch = "wasm32"))]

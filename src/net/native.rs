@@ -192,11 +192,7 @@ impl<S: AsRawFd> Pollable<S> {
             direction,
             waiter,
         };
-        let reason = match direction {
-            Direction::Read => WaitReason::IoRead,
-            Direction::Write => WaitReason::IoWrite,
-        };
-        s.park(reason, deadline);
+        s.park(WaitReason::IoWait, deadline);
         Ok(())
     }
 
@@ -258,7 +254,11 @@ fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     let lookup = addr.to_lookup()?;
     match lookup.0 {
         LookupKind::Addrs(addrs) => Ok(addrs),
-        _ if runtime::in_goroutine() => crate::unblock(move || lookup.resolve_here()),
+        _ if runtime::in_goroutine() => crate::unblock::offload(
+            WaitReason::IoWait,
+            "a gosched::net name lookup",
+            move || lookup.resolve_here(),
+        ),
         _ => lookup.resolve_here(),
     }
 }

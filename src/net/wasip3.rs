@@ -57,6 +57,7 @@ use ::wasip3::wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWrit
 use ::wasip3::wit_stream;
 
 use super::addr::{LookupKind, ToSocketAddrs};
+use crate::runtime::WaitReason;
 use crate::sync::Mutex;
 
 /// The final result of one direction of a connection.
@@ -144,7 +145,7 @@ impl TcpListener {
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let socket = {
             let mut incoming = self.inner.incoming.lock();
-            crate::block_on(incoming.next())
+            io_wait(incoming.next())
         };
         let socket = socket.ok_or_else(|| {
             io::Error::new(
@@ -638,10 +639,7 @@ impl Connection {
             StreamResult::Dropped => {
                 // The host ended the stream: end of input, or a failure.
                 receiving.bytes = None;
-                let outcome = receiving
-                    .outcome
-                    .take()
-                    .map(|o| crate::block_on(o.into_future()));
+                let outcome = receiving.outcome.take().map(|o| io_wait(o.into_future()));
                 match outcome {
                     Some(Err(code)) => {
                         let e = error(code);
@@ -681,10 +679,7 @@ impl Connection {
             StreamResult::Complete(_) | StreamResult::Cancelled => Ok(0),
             StreamResult::Dropped => {
                 sending.bytes = None;
-                let outcome = sending
-                    .outcome
-                    .take()
-                    .map(|o| crate::block_on(o.into_future()));
+                let outcome = sending.outcome.take().map(|o| io_wait(o.into_future()));
                 Err(match outcome {
                     Some(Err(code)) => error(code),
                     _ => io::Error::new(io::ErrorKind::BrokenPipe, "the peer stopped receiving"),
@@ -701,7 +696,7 @@ impl Drop for Connection {
         sending.bytes = None;
         if let Some(sent) = sending.outcome.take() {
             if crate::runtime::in_goroutine() && !std::thread::panicking() {
-                let _ = crate::block_on(sent.into_future());
+                let _ = io_wait(sent.into_future());
             }
         }
     }
@@ -1118,15 +1113,21 @@ fn connect(addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream>
     Ok(TcpStream::from_socket(socket))
 }
 
-/// Drives `operation` in [`block_on`](crate::block_on) until it completes
+/// [`block_on`](crate::block_on) for a socket operation: the goroutine dump
+/// shows the goroutine as `[IO wait]`, as Go's does.
+fn io_wait<F: Future>(operation: F) -> F::Output {
+    crate::block_on::block_on_as(WaitReason::IoWait, "a gosched::net call", operation)
+}
+
+/// Drives `operation` in [`io_wait`] until it completes
 /// (`Some`) or `timeout` passes (`None`; the caller cancels or drops it).
 fn race<F: Future>(mut operation: Pin<&mut F>, timeout: Option<Duration>) -> Option<F::Output> {
     let Some(timeout) = timeout else {
-        return Some(crate::block_on(operation));
+        return Some(io_wait(operation));
     };
     let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
     let mut clock = pin!(monotonic_clock::wait_for(ns));
-    crate::block_on(std::future::poll_fn(|cx| {
+    io_wait(std::future::poll_fn(|cx| {
         if let Poll::Ready(output) = operation.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
@@ -1150,7 +1151,7 @@ fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
             (host, port)
         }
     };
-    let ips = crate::block_on(ip_name_lookup::resolve_addresses(host.clone())).map_err(|code| {
+    let ips = io_wait(ip_name_lookup::resolve_addresses(host.clone())).map_err(|code| {
         // wasmtime fails every lookup unless it runs with
         // `-S allow-ip-name-lookup=y` (cargo gosched passes it).
         io::Error::other(format!(
