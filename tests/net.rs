@@ -509,6 +509,34 @@ fn goroutine_parked_on_a_socket_at_shutdown_is_unwound_and_its_fd_closed() {
     );
 }
 
+#[test]
+fn a_connection_parked_on_at_shutdown_is_closed_and_the_peer_reads_eof() {
+    let (client, listener) = run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut conn, _) = listener.accept().unwrap();
+        go(move || {
+            let _ = conn.read(&mut [0u8; 8]);
+            unreachable!("the client never writes");
+        });
+        gosched::sleep(Duration::from_millis(20));
+        (client, listener)
+    });
+    // A later runtime of the same thread (wasm: the same instance).
+    run(move || {
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let read = (&client).read(&mut [0u8; 8]);
+        assert_eq!(
+            read.map_err(|e| e.kind()),
+            Ok(0),
+            "the abandoned goroutine's connection was not closed"
+        );
+        drop(listener);
+    });
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_socket_parked_on_is_not_a_deadlock() {

@@ -22,6 +22,14 @@
 //!    in a goroutine that may still block, waits until the host has sent
 //!    everything (like the kernel's close, which flushes in the background);
 //!    then the socket resource is dropped.
+//! 7. A goroutine abandoned while it waits on a connection, because `main`
+//!    returned (wasm cannot unwind it: its frames and the handles they own
+//!    are never dropped), still has its goroutine-locals dropped with its
+//!    record. One of them names the connection it waited on, and its drop
+//!    closes every direction that the abandoned operation does not hold:
+//!    parked on a read, the outgoing stream closes and the peer reads end of
+//!    stream. The pending operation's stream stays open until the instance
+//!    ends, as does a listener whose `accept` was abandoned.
 //!
 //! Timeouts race the operation against `monotonic-clock.wait-for`; when the
 //! clock wins, the operation is cancelled, and what it transferred meanwhile
@@ -609,7 +617,7 @@ impl TcpStream {
 
 impl Connection {
     /// Step 3 of the module docs.
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read(self: &Rc<Self>, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -621,6 +629,7 @@ impl Connection {
             return Ok(0);
         };
         let (result, data) = {
+            let _waiting = WaitingOn::enter(self);
             let mut read = pin!(bytes.read(Vec::with_capacity(buf.len())));
             match race(read.as_mut(), self.read_timeout.get()) {
                 Some(done) => done,
@@ -653,7 +662,7 @@ impl Connection {
     }
 
     /// Step 4 of the module docs.
-    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+    fn write(self: &Rc<Self>, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -665,6 +674,7 @@ impl Connection {
             ));
         };
         let result = {
+            let _waiting = WaitingOn::enter(self);
             let mut write = pin!(bytes.write(buf.to_vec()));
             match race(write.as_mut(), self.write_timeout.get()) {
                 Some((result, _)) => result,
@@ -685,6 +695,55 @@ impl Connection {
                     _ => io::Error::new(io::ErrorKind::BrokenPipe, "the peer stopped receiving"),
                 })
             }
+        }
+    }
+
+    /// Step 7 of the module docs: closes each direction that no abandoned
+    /// goroutine holds (its pending operation borrows that stream).
+    fn close_abandoned(&self) {
+        if let Some(mut sending) = self.sending.try_lock() {
+            sending.bytes = None;
+            sending.outcome = None;
+        }
+        if let Some(mut receiving) = self.receiving.try_lock() {
+            receiving.bytes = None;
+            receiving.outcome = None;
+        }
+    }
+}
+
+crate::goroutine_local! {
+    /// The connection this goroutine is waiting on (step 7).
+    static WAITING_ON: std::cell::RefCell<Option<Abandoned>> = std::cell::RefCell::new(None);
+}
+
+/// A goroutine's wait on a connection, from before its operation starts
+/// until it ends; ending it disarms its [`Abandoned`].
+struct WaitingOn;
+
+impl WaitingOn {
+    fn enter(connection: &Rc<Connection>) -> WaitingOn {
+        WAITING_ON.with_borrow_mut(|w| *w = Some(Abandoned(Rc::downgrade(connection))));
+        WaitingOn
+    }
+}
+
+impl Drop for WaitingOn {
+    fn drop(&mut self) {
+        if let Some(mut armed) = WAITING_ON.with_borrow_mut(Option::take) {
+            armed.0 = std::rc::Weak::new();
+        }
+    }
+}
+
+/// Dropped armed only with the goroutine-locals of a goroutine abandoned
+/// while it waited: then it closes the connection.
+struct Abandoned(std::rc::Weak<Connection>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(connection) = self.0.upgrade() {
+            connection.close_abandoned();
         }
     }
 }

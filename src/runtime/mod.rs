@@ -727,6 +727,10 @@ impl Scheduler {
                     Body::NotStarted { .. } => g.task.discard(),
                     Body::Finished => {}
                 }
+                // On wasm the coroutine's frames are abandoned, not unwound,
+                // and with them the reference to the record they hold: its
+                // goroutine-locals are dropped here instead.
+                g.locals.clear();
                 *self.current.borrow_mut() = None;
                 g.state.set(State::Dead);
                 self.table.borrow_mut().remove(&g);
