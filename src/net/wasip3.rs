@@ -65,11 +65,161 @@ use ::wasip3::wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWrit
 use ::wasip3::wit_stream;
 
 use super::addr::{LookupKind, ToSocketAddrs};
+use super::Incoming;
 use crate::runtime::WaitReason;
 use crate::sync::Mutex;
 
 /// The final result of one direction of a connection.
 type Outcome = FutureReader<Result<(), ErrorCode>>;
+
+/// The methods every socket type has with one meaning, written once with
+/// their docs and examples, as std writes its integer types' methods
+/// (`int_impl!`): `$make` makes a socket `s` in each example, and
+/// `$get_hop`/`$set_hop` are its wasi:sockets hop limit accessors.
+macro_rules! socket_methods {
+    ($ty:ident, $make:literal, $get_hop:ident, $set_hop:ident) => {
+        impl $ty {
+            /// The local address.
+            ///
+            #[doc = example!($make, "assert!(s.local_addr().unwrap().ip().is_loopback());")]
+            pub fn local_addr(&self) -> io::Result<SocketAddr> {
+                let socket = &self.inner.socket;
+                socket.get_local_address().map(from_wasi).map_err(error)
+            }
+
+            /// Another handle to the same socket (timeouts included), for
+            /// example to read on one goroutine and write on another.
+            ///
+            #[doc = example!(
+                                $make,
+                                "let t = s.try_clone().unwrap();",
+                                "assert_eq!(s.local_addr().unwrap(), t.local_addr().unwrap());"
+                            )]
+            pub fn try_clone(&self) -> io::Result<$ty> {
+                Ok($ty {
+                    inner: self.inner.clone(),
+                })
+            }
+
+            /// Sets the hop limit (TTL) of the socket's packets (for a
+            /// listener: of its connections').
+            ///
+            #[doc = example!($make, "s.set_ttl(60).unwrap();", "assert_eq!(s.ttl().unwrap(), 60);")]
+            pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+                set_hop_limit(ttl, |ttl| self.inner.socket.$set_hop(ttl))
+            }
+
+            /// The hop limit (TTL).
+            ///
+            #[doc = example!($make, "assert!(s.ttl().unwrap() > 0);")]
+            pub fn ttl(&self) -> io::Result<u32> {
+                let socket = &self.inner.socket;
+                socket.$get_hop().map(u32::from).map_err(error)
+            }
+
+            /// Always `Ok(None)`: wasi:sockets reports errors by the calls
+            /// that meet them.
+            ///
+            #[doc = example!($make, "assert!(s.take_error().unwrap().is_none());")]
+            pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+                Ok(None)
+            }
+
+            /// `false` is what every gosched socket is already (a call that
+            /// waits parks its goroutine); `true` is `Unsupported` here.
+            ///
+            #[doc = example!(
+                                $make,
+                                "s.set_nonblocking(false).unwrap();",
+                                "let err = s.set_nonblocking(true).unwrap_err();",
+                                "assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);"
+                            )]
+            pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+                if nonblocking {
+                    return Err(unsupported("non-blocking mode"));
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+/// The methods [`TcpStream`] and [`UdpSocket`] share beyond
+/// [`socket_methods!`]'s; `$wait` is a call on `s` that waits for input.
+macro_rules! data_socket_methods {
+    ($ty:ident, $make:literal, $wait:literal, $get_hop:ident, $set_hop:ident) => {
+        socket_methods!($ty, $make, $get_hop, $set_hop);
+
+        impl $ty {
+            /// Makes reads and receives that wait longer than `timeout` fail
+            /// with `WouldBlock` (std's kind on Unix); `None`: wait forever.
+            /// The socket stays usable.
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+            ///
+            #[doc = example!(
+                        $make,
+                        "s.set_read_timeout(Some(std::time::Duration::from_millis(5))).unwrap();",
+                        "let err = ", $wait, ".unwrap_err();",
+                        "assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);"
+                    )]
+            pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                check_timeout(timeout)?;
+                self.inner.read_timeout.set(timeout);
+                Ok(())
+            }
+
+            /// Makes writes and sends that wait longer than `timeout` (the
+            /// host takes no more bytes) fail with `WouldBlock`; `None`: wait
+            /// forever.
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+            ///
+            #[doc = example!(
+                        $make,
+                        "let second = Some(std::time::Duration::from_secs(1));",
+                        "s.set_write_timeout(second).unwrap();",
+                        "assert_eq!(s.write_timeout().unwrap(), second);",
+                        "assert!(s.set_write_timeout(Some(std::time::Duration::ZERO)).is_err());"
+                    )]
+            pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                check_timeout(timeout)?;
+                self.inner.write_timeout.set(timeout);
+                Ok(())
+            }
+
+            /// The read timeout.
+            ///
+            #[doc = example!($make, "assert_eq!(s.read_timeout().unwrap(), None);")]
+            pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+                Ok(self.inner.read_timeout.get())
+            }
+
+            /// The write timeout.
+            ///
+            #[doc = example!($make, "assert_eq!(s.write_timeout().unwrap(), None);")]
+            pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+                Ok(self.inner.write_timeout.get())
+            }
+
+            /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
+            ///
+            #[doc = example!(
+                        $make,
+                        "let err = s.peek(&mut [0; 8]).unwrap_err();",
+                        "assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);"
+                    )]
+            pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+                let _ = buf;
+                Err(unsupported("peeking"))
+            }
+        }
+    };
+}
 
 /// A TCP server socket; [`std::net::TcpListener`]'s API on wasi:sockets.
 ///
@@ -124,22 +274,6 @@ impl TcpListener {
         })
     }
 
-    /// The address the listener is bound to.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     assert_ne!(listener.local_addr().unwrap().port(), 0);
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner
-            .socket
-            .get_local_address()
-            .map(from_wasi)
-            .map_err(error)
-    }
-
     /// Waits (parking only this goroutine) for the next connection.
     ///
     /// ```no_run
@@ -178,104 +312,20 @@ impl TcpListener {
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
-
-    /// Another handle to the same listener; accepts from both take turns.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let other = listener.try_clone().unwrap();
-    ///     assert_eq!(other.local_addr().unwrap(), listener.local_addr().unwrap());
-    /// });
-    /// ```
-    pub fn try_clone(&self) -> io::Result<TcpListener> {
-        Ok(TcpListener {
-            inner: self.inner.clone(),
-        })
-    }
-
-    /// Sets the hop limit (TTL) of the connections' packets.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     listener.set_ttl(64).unwrap();
-    /// });
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        set_hop_limit(ttl, |ttl| self.inner.socket.set_hop_limit(ttl))
-    }
-
-    /// The hop limit (TTL).
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     assert!(listener.ttl().unwrap() > 0);
-    /// });
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner
-            .socket
-            .get_hop_limit()
-            .map(u32::from)
-            .map_err(error)
-    }
-
-    /// Always `Ok(None)`: wasi:sockets reports errors by the calls that
-    /// meet them.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     assert!(listener.take_error().unwrap().is_none());
-    /// });
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        Ok(None)
-    }
-
-    /// `false` is what every gosched socket is already (a call that waits
-    /// parks its goroutine); `true` is `Unsupported` here.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     listener.set_nonblocking(false).unwrap();
-    /// });
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        set_nonblocking(nonblocking)
-    }
 }
+
+socket_methods!(
+    TcpListener,
+    "let s = gosched::net::TcpListener::bind(\"127.0.0.1:0\").unwrap();",
+    get_hop_limit,
+    set_hop_limit
+);
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener")
             .field("addr", &self.local_addr().ok())
             .finish()
-    }
-}
-
-/// The iterator of [`TcpListener::incoming`]; never ends.
-///
-/// ```no_run
-/// gosched::run(|| {
-///     let listener = gosched::net::TcpListener::bind("127.0.0.1:7878").unwrap();
-///     let mut incoming: gosched::net::Incoming<'_> = listener.incoming();
-///     let _first = incoming.next();
-/// });
-/// ```
-#[derive(Debug)]
-pub struct Incoming<'a> {
-    listener: &'a TcpListener,
-}
-
-impl Iterator for Incoming<'_> {
-    type Item = io::Result<TcpStream>;
-
-    fn next(&mut self) -> Option<io::Result<TcpStream>> {
-        Some(self.listener.accept().map(|(stream, _)| stream))
     }
 }
 
@@ -394,19 +444,6 @@ impl TcpStream {
         socket.get_remote_address().map(from_wasi).map_err(error)
     }
 
-    /// The local address.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert!(stream.local_addr().unwrap().ip().is_loopback());
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let socket = &self.inner.socket;
-        socket.get_local_address().map(from_wasi).map_err(error)
-    }
-
     /// Shuts down the read side, the write side (the peer reads end of
     /// input once the data sent before has arrived) or both. Later reads
     /// return `Ok(0)`, later writes fail with `BrokenPipe`.
@@ -456,164 +493,16 @@ impl TcpStream {
     pub fn nodelay(&self) -> io::Result<bool> {
         Err(unsupported("TCP_NODELAY"))
     }
-
-    /// Makes reads that wait longer than `timeout` fail with `WouldBlock`
-    /// (std's kind on Unix); `None`: wait forever. The stream stays usable.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-    ///
-    /// ```no_run
-    /// use std::io::Read;
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let mut stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    ///     let err = stream.read(&mut [0; 16]).unwrap_err();
-    ///     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
-    /// });
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.inner.read_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// Makes writes that wait longer than `timeout` (the host takes no more
-    /// bytes) fail with `WouldBlock`; `None`: wait forever.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     stream.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-    /// });
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.inner.write_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// The read timeout.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert_eq!(stream.read_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout.get())
-    }
-
-    /// The write timeout.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert_eq!(stream.write_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout.get())
-    }
-
-    /// Sets the hop limit (TTL) of the connection's packets.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     stream.set_ttl(64).unwrap();
-    /// });
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        set_hop_limit(ttl, |ttl| self.inner.socket.set_hop_limit(ttl))
-    }
-
-    /// The hop limit (TTL).
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert!(stream.ttl().unwrap() > 0);
-    /// });
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner
-            .socket
-            .get_hop_limit()
-            .map(u32::from)
-            .map_err(error)
-    }
-
-    /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert!(stream.peek(&mut [0; 8]).is_err());
-    /// });
-    /// ```
-    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let _ = buf;
-        Err(unsupported("peeking"))
-    }
-
-    /// Always `Ok(None)`: wasi:sockets reports errors by the calls that
-    /// meet them.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert!(stream.take_error().unwrap().is_none());
-    /// });
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        Ok(None)
-    }
-
-    /// `false` is what every gosched socket is already; `true` is
-    /// `Unsupported` here.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     stream.set_nonblocking(false).unwrap();
-    /// });
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        set_nonblocking(nonblocking)
-    }
-
-    /// Another handle to the same connection (timeouts included), for
-    /// example to read on one goroutine and write on another.
-    ///
-    /// ```no_run
-    /// use std::io::{Read, Write};
-    /// gosched::run(|| {
-    ///     let mut stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     let mut reader = stream.try_clone().unwrap();
-    ///     let h = gosched::go(move || {
-    ///         let mut buf = Vec::new();
-    ///         reader.read_to_end(&mut buf).map(|_| buf)
-    ///     });
-    ///     stream.write_all(b"hello").unwrap();
-    ///     stream.shutdown(std::net::Shutdown::Write).unwrap();
-    ///     let _echo = h.join().unwrap();
-    /// });
-    /// ```
-    pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            inner: self.inner.clone(),
-        })
-    }
 }
+
+data_socket_methods!(
+    TcpStream,
+    "let l = gosched::net::TcpListener::bind(\"127.0.0.1:0\").unwrap();\n    \
+     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();",
+    "std::io::Read::read(&mut &s, &mut [0; 8])",
+    get_hop_limit,
+    set_hop_limit
+);
 
 impl Connection {
     /// Step 3 of the module docs.
@@ -848,22 +737,6 @@ impl UdpSocket {
         })
     }
 
-    /// The address the socket is bound to.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert_ne!(socket.local_addr().unwrap().port(), 0);
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner
-            .socket
-            .get_local_address()
-            .map(from_wasi)
-            .map_err(error)
-    }
-
     /// The address given to [`connect`](Self::connect).
     ///
     /// ```no_run
@@ -961,116 +834,12 @@ impl UdpSocket {
         self.recv_from(buf).map(|(n, _)| n)
     }
 
-    /// Makes receives that wait longer than `timeout` fail with
-    /// `WouldBlock`; `None`: wait forever.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-    ///     assert!(socket.recv(&mut [0; 8]).is_err());
-    /// });
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.inner.read_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// Makes sends that wait longer than `timeout` fail with `WouldBlock`.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     socket.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
-    /// });
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.inner.write_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// The receive timeout.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert_eq!(socket.read_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout.get())
-    }
-
-    /// The send timeout.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert_eq!(socket.write_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout.get())
-    }
-
     fn send_datagram(&self, buf: &[u8], to: Option<SocketAddr>) -> io::Result<usize> {
         let send = pin!(self.inner.socket.send(buf.to_vec(), to.map(to_wasi)));
         race(send, self.inner.write_timeout.get())
             .ok_or_else(|| timed_out("send"))?
             .map_err(error)?;
         Ok(buf.len())
-    }
-
-    /// Another handle to the same socket.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     let other = socket.try_clone().unwrap();
-    ///     assert_eq!(other.local_addr().unwrap(), socket.local_addr().unwrap());
-    /// });
-    /// ```
-    pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            inner: self.inner.clone(),
-        })
-    }
-
-    /// Sets the unicast hop limit (TTL).
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     socket.set_ttl(64).unwrap();
-    /// });
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        set_hop_limit(ttl, |ttl| self.inner.socket.set_unicast_hop_limit(ttl))
-    }
-
-    /// The unicast hop limit (TTL).
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert!(socket.ttl().unwrap() > 0);
-    /// });
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        let socket = &self.inner.socket;
-        socket.get_unicast_hop_limit().map(u32::from).map_err(error)
     }
 
     /// Always `Unsupported`: wasi:sockets@0.3.0 has no broadcast.
@@ -1110,46 +879,15 @@ impl UdpSocket {
         let _ = buf;
         Err(unsupported("peeking"))
     }
-
-    /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert!(socket.peek(&mut [0; 8]).is_err());
-    /// });
-    /// ```
-    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let _ = buf;
-        Err(unsupported("peeking"))
-    }
-
-    /// Always `Ok(None)`: wasi:sockets reports errors by the calls that
-    /// meet them.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert!(socket.take_error().unwrap().is_none());
-    /// });
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        Ok(None)
-    }
-
-    /// `false` is what every gosched socket is already; `true` is
-    /// `Unsupported` here.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     socket.set_nonblocking(false).unwrap();
-    /// });
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        set_nonblocking(nonblocking)
-    }
 }
+
+data_socket_methods!(
+    UdpSocket,
+    "let s = gosched::net::UdpSocket::bind(\"127.0.0.1:0\").unwrap();",
+    "s.recv_from(&mut [0; 8])",
+    get_unicast_hop_limit,
+    set_unicast_hop_limit
+);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1342,13 +1080,6 @@ fn set_hop_limit(ttl: u32, set: impl FnOnce(u8) -> Result<(), ErrorCode>) -> io:
     let ttl = u8::try_from(ttl)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is at most 255"))?;
     set(ttl).map_err(error)
-}
-
-fn set_nonblocking(nonblocking: bool) -> io::Result<()> {
-    if nonblocking {
-        return Err(unsupported("non-blocking mode"));
-    }
-    Ok(())
 }
 
 fn unsupported(what: &str) -> io::Error {
