@@ -29,7 +29,8 @@
 //!    closes every direction that the abandoned operation does not hold:
 //!    parked on a read, the outgoing stream closes and the peer reads end of
 //!    stream. The pending operation's stream stays open until the instance
-//!    ends, as does a listener whose `accept` was abandoned.
+//!    ends, as do a listener whose `accept` and a UDP socket whose receive
+//!    was abandoned.
 //!
 //! Timeouts race the operation against `monotonic-clock.wait-for`; when the
 //! clock wins, the operation is cancelled, and what it transferred meanwhile
