@@ -129,6 +129,8 @@ thread_local! {
 pub struct Exports {
     init: Option<fn()>,
     init_started: AtomicBool,
+    /// The call goroutines' stack size; `None`: the runtime's default.
+    stack_size: Option<usize>,
 }
 
 impl Default for Exports {
@@ -148,6 +150,7 @@ impl Exports {
         Exports {
             init: None,
             init_started: AtomicBool::new(false),
+            stack_size: None,
         }
     }
 
@@ -167,6 +170,27 @@ impl Exports {
     /// ```
     pub const fn init(mut self, init: fn()) -> Exports {
         self.init = Some(init);
+        self
+    }
+
+    /// The stack size of the goroutines that run the calls, in bytes (rounded
+    /// up to 4 KiB); without it they get the runtime's default, 256 KiB. The
+    /// init hook and goroutines started with [`go`](crate::go) keep the
+    /// default.
+    ///
+    /// A call goroutine's stack is taken from a pool when the call starts, so
+    /// a component serving N calls at once holds N stacks; the pages a call
+    /// touches stay in the instance's memory. A function that needs more than
+    /// its stack aborts the instance with
+    /// `fatal error: stack overflow in goroutine N "export call"`.
+    ///
+    /// ```
+    /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
+    /// static SERVICE: gosched::wasip3::Exports =
+    ///     gosched::wasip3::Exports::new().stack_size(64 * 1024);
+    /// ```
+    pub const fn stack_size(mut self, bytes: usize) -> Exports {
+        self.stack_size = Some(bytes);
         self
     }
 
@@ -196,27 +220,49 @@ impl Exports {
     /// # }
     /// ```
     pub fn call<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Call<T> {
+        self.call_replying(move |reply| reply.send(f()))
+    }
+
+    /// [`call`](Exports::call) for a function that hands its value over
+    /// through `reply` and may then go on running on the same goroutine (an
+    /// HTTP handler's goroutine writes the body after the response is
+    /// returned), which saves a goroutine per call.
+    pub(super) fn call_replying<T: 'static>(
+        &self,
+        f: impl FnOnce(Reply<T>) + 'static,
+    ) -> Call<T> {
         start_runtime();
         if let Some(init) = self.init {
             if !self.init_started.swap(true, Ordering::Relaxed) {
-                spawn("init", init);
+                spawn("init", None, init);
             }
         }
         let slot = Rc::new(Slot {
             value: RefCell::new(None),
             waker: RefCell::new(None),
         });
-        let result = slot.clone();
-        spawn("export call", move || {
-            let value = f();
-            *result.value.borrow_mut() = Some(value);
-            // Taken first: waking may run the waiting task's code.
-            let waker = result.waker.borrow_mut().take();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        });
+        let reply = Reply { slot: slot.clone() };
+        spawn("export call", self.stack_size, move || f(reply));
         Call { slot }
+    }
+}
+
+/// Hands a call's value to its [`Call`] future (see
+/// [`Exports::call_replying`]).
+pub(super) struct Reply<T> {
+    slot: Rc<Slot<T>>,
+}
+
+impl<T> Reply<T> {
+    /// Stores the value and wakes the call's task, which returns it to the
+    /// host (step 6).
+    pub(super) fn send(self, value: T) {
+        *self.slot.value.borrow_mut() = Some(value);
+        // Taken first: waking may run the waiting task's code.
+        let waker = self.slot.waker.borrow_mut().take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
@@ -288,11 +334,16 @@ fn start_runtime() {
     PROGRAM.set(Some(program));
 }
 
-/// Starts `f` on a named goroutine of the exports' scheduler.
-fn spawn(name: &str, f: impl FnOnce() + 'static) {
+/// Starts `f` on a named goroutine of the exports' scheduler, with a stack
+/// of `stack_size` bytes or the runtime's default.
+fn spawn(name: &str, stack_size: Option<usize>, f: impl FnOnce() + 'static) {
     let start = move || {
-        crate::Builder::new()
-            .name(name.to_owned())
+        let builder = crate::Builder::new().name(name.to_owned());
+        let builder = match stack_size {
+            Some(bytes) => builder.stack_size(bytes),
+            None => builder,
+        };
+        builder
             .spawn(f)
             .expect("gosched: no stack for an export call's goroutine");
     };

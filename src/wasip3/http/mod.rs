@@ -141,18 +141,18 @@ pub mod __private {
     use super::{respond, Handler};
 
     /// The body of the generated `handle`: runs `handler` on a goroutine of
-    /// `service`, and the body writer on another that outlives the call (the
-    /// task lives on until the operations it registered are done).
+    /// `service`, which returns the response to the host and then writes its
+    /// body (the task lives on until the operations it registered are done).
     pub async fn serve(
         service: &'static Exports,
         request: wasi::Request,
         handler: Handler,
     ) -> wasi::Response {
         service
-            .call(move || {
+            .call_replying(move |reply| {
                 let (response, send_body) = respond(request, handler);
-                crate::go(send_body);
-                response
+                reply.send(response);
+                send_body();
             })
             .await
     }
@@ -207,10 +207,7 @@ fn incoming(request: wasi::Request) -> Result<Request, Error> {
         .path_and_query(request.get_path_with_query().unwrap_or_else(|| "/".into()))
         .build()?;
     let headers = fields_to_headers(&request.get_headers());
-    // Our verdict on the request body: nothing to object to.
-    let (_, verdict) = wit_future::new(|| Ok(()));
-    let (bytes, trailers) = wasi::Request::consume_body(request, verdict);
-    let mut incoming = ::http::Request::new(IncomingBody::new(bytes, trailers));
+    let mut incoming = ::http::Request::new(IncomingBody::new(request));
     *incoming.method_mut() = method;
     *incoming.uri_mut() = uri;
     *incoming.headers_mut() = headers;
@@ -232,8 +229,11 @@ fn outgoing(response: Response) -> (wasi::Response, impl FnOnce()) {
     let (bytes_tx, bytes_rx) = wit_stream::new::<u8>();
     let (trailers_tx, trailers_rx) = wit_future::new(|| Ok(None));
     let (response, _sent) = wasi::Response::new(headers, Some(bytes_rx), trailers_rx);
-    // A valid `StatusCode` is always in 100..=999, which the host accepts.
-    let _ = response.set_status_code(status.as_u16());
+    // A new response is a 200 already: one host call fewer per request.
+    if status != StatusCode::OK {
+        // A valid `StatusCode` is always in 100..=999, which the host accepts.
+        let _ = response.set_status_code(status.as_u16());
+    }
     (response, move || body.send(bytes_tx, trailers_tx))
 }
 
