@@ -89,6 +89,16 @@ pub type Handler = fn(Request) -> Result<Response, Error>;
 /// first request arrives, before any handler: the place to
 /// start the background goroutines that requests talk to over channels.
 ///
+/// `service!(handler, stack_size = bytes)` (after `init` if both are given)
+/// sets the stack size of the request goroutines
+/// ([`Exports::stack_size`](super::Exports::stack_size); the default is the
+/// runtime's, 256 KiB).
+///
+/// All of this is per instance: a host may run several instances of the
+/// component at once and replaces them from time to time (`wasmtime serve`
+/// after 128 requests), and each one runs `init` and has globals of its own
+/// (docs/wasip3.md, "State is per instance").
+///
 /// ```no_run
 /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
 /// # mod example {
@@ -99,7 +109,7 @@ pub type Handler = fn(Request) -> Result<Response, Error>;
 /// fn init() {
 ///     gosched::go(|| { /* a background goroutine that outlives requests */ });
 /// }
-/// gosched::wasip3::http::service!(handle, init = init);
+/// gosched::wasip3::http::service!(handle, init = init, stack_size = 64 * 1024);
 /// # }
 /// # fn main() {}
 /// ```
@@ -109,13 +119,15 @@ pub use crate::__gosched_wasip3_http_service as service;
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __gosched_wasip3_http_service {
-    ($handler:expr) => {
-        $crate::__gosched_wasip3_http_service!($handler, init = || {});
-    };
-    ($handler:expr, init = $init:expr) => {
+    ($handler:expr $(, init = $init:expr)? $(, stack_size = $bytes:expr)? $(,)?) => {
         const _: () = {
             use $crate::wasip3::bindings as __bindings;
-            static SERVICE: $crate::wasip3::Exports = $crate::wasip3::Exports::new().init($init);
+            static SERVICE: $crate::wasip3::Exports = {
+                let service = $crate::wasip3::Exports::new();
+                $(let service = service.init($init);)?
+                $(let service = service.stack_size($bytes);)?
+                service
+            };
             struct GoschedHttpService;
             impl __bindings::exports::http::handler::Guest for GoschedHttpService {
                 async fn handle(
