@@ -40,7 +40,7 @@
 //!
 //! All of this runs on the component's one thread; nothing here is `Send`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -55,7 +55,7 @@ thread_local! {
     /// The exports' runtime once the first call started it; `None` before,
     /// and while a pump runs it.
     static PROGRAM: RefCell<Option<Program<()>>> = const { RefCell::new(None) };
-    static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static STARTED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The goroutine runtime behind a component's async exports: each
@@ -85,7 +85,7 @@ thread_local! {
 /// //   world service { export counter; }
 /// wit_bindgen::generate!({ path: "wit", world: "service" });
 ///
-/// use std::cell::RefCell;
+/// use std::cell::{Cell, RefCell};
 /// use gosched::{chan, Sender};
 ///
 /// thread_local! {
@@ -240,6 +240,7 @@ impl Exports {
         let slot = Rc::new(Slot {
             value: RefCell::new(None),
             waker: RefCell::new(None),
+            polling: Cell::new(false),
         });
         let reply = Reply { slot: slot.clone() };
         spawn("export call", self.stack_size, move || f(reply));
@@ -258,6 +259,12 @@ impl<T> Reply<T> {
     /// host (step 6).
     pub(super) fn send(self, value: T) {
         *self.slot.value.borrow_mut() = Some(value);
+        if self.slot.polling.get() {
+            // Its own poll looks at the slot when the pump is done. A wake
+            // now would make wit-bindgen's executor answer YIELD and be
+            // called back once more for nothing.
+            return;
+        }
         // Taken first: waking may run the waiting task's code.
         let waker = self.slot.waker.borrow_mut().take();
         if let Some(waker) = waker {
@@ -270,6 +277,8 @@ impl<T> Reply<T> {
 struct Slot<T> {
     value: RefCell<Option<T>>,
     waker: RefCell<Option<Waker>>,
+    /// The call's own future is polling (running the pump).
+    polling: Cell<bool>,
 }
 
 /// The future of one [`Exports::call`]: ready when the call's goroutine has
@@ -293,7 +302,9 @@ impl<T> Future for Call<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         *self.slot.waker.borrow_mut() = Some(cx.waker().clone());
+        self.slot.polling.set(true);
         pump();
+        self.slot.polling.set(false);
         match self.slot.value.borrow_mut().take() {
             Some(value) => Poll::Ready(value),
             None => Poll::Pending,
