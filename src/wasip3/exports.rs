@@ -227,10 +227,7 @@ impl Exports {
     /// through `reply` and may then go on running on the same goroutine (an
     /// HTTP handler's goroutine writes the body after the response is
     /// returned), which saves a goroutine per call.
-    pub(super) fn call_replying<T: 'static>(
-        &self,
-        f: impl FnOnce(Reply<T>) + 'static,
-    ) -> Call<T> {
+    pub(super) fn call_replying<T: 'static>(&self, f: impl FnOnce(Reply<T>) + 'static) -> Call<T> {
         start_runtime();
         if let Some(init) = self.init {
             if !self.init_started.swap(true, Ordering::Relaxed) {

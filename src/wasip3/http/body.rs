@@ -70,7 +70,9 @@ impl IncomingBody {
             self.bytes = Some(ByteReader::new(bytes));
             self.trailers = Some(trailers);
         }
-        self.bytes.as_mut().expect("the body was taken from the request")
+        self.bytes
+            .as_mut()
+            .expect("the body was taken from the request")
     }
 
     /// The request's trailers: reads (and discards) what is left of the body,
@@ -178,19 +180,37 @@ impl Body {
 
     /// Writes the body into `bytes` and settles `trailers`; runs on the
     /// request's goroutine after the response has been returned.
+    ///
+    /// Bytes known up front are written by a detached future
+    /// (`super::super::detach`): the write waits until the host reads, and
+    /// the goroutine ends at once instead of parking for it.
     pub(super) fn send(
         self,
         bytes: super::super::bindings::wit_bindgen::StreamWriter<u8>,
         trailers: FutureWriter<TrailersResult>,
     ) {
+        let write = match self.0 {
+            Contents::Bytes(data) => {
+                super::super::detach::detach(async move {
+                    let mut bytes = bytes;
+                    if !data.is_empty() {
+                        // Bytes left unwritten mean the client went away:
+                        // nobody to tell.
+                        let _ = bytes.write_all(data).await;
+                    }
+                    drop(bytes);
+                    // Its default, `Ok(None)`: no trailers.
+                    drop(trailers);
+                });
+                return;
+            }
+            Contents::Stream(write) => write,
+        };
         let mut out = BodyWriter {
             bytes: ByteWriter::new(bytes),
             trailers: None,
         };
-        let outcome = match self.0 {
-            Contents::Bytes(data) => out.write_all(&data).map_err(Error::from),
-            Contents::Stream(write) => write(&mut out),
-        };
+        let outcome = write(&mut out);
         let BodyWriter {
             mut bytes,
             trailers: fields,
