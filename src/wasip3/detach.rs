@@ -13,8 +13,10 @@
 //!    is remembered, and the poll is repeated before the future goes back.
 //! 4. A finished future leaves the table; its slot is reused.
 //!
-//! Waitables the future registers go, like a goroutine's, to the task record
-//! current while it is polled (see `super::reactor`).
+//! Waitables the future registers join the set of the export task whose
+//! callback polls it, as wit-bindgen's own (`reactor::as_host_task`): their
+//! events wake the future from that task's callback, without a scheduler
+//! run.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -82,10 +84,12 @@ fn poll(index: usize) {
     let Some(mut future) = taken else { return };
     let waker = Waker::from(Arc::new(DetachedWake(index)));
     loop {
-        let done = future
-            .as_mut()
-            .poll(&mut Context::from_waker(&waker))
-            .is_ready();
+        let done = super::reactor::as_host_task(|| {
+            future
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready()
+        });
         let again = TABLE.with_borrow_mut(|table| {
             let slot = &mut table[index];
             let again = !done && std::mem::take(&mut slot.woken);
