@@ -79,13 +79,16 @@ thread_local! {
 /// ```no_run
 /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
 /// # mod component {
-/// // wit/world.wit:
-/// //   package example:counter;
-/// //   interface counter { next: async func() -> u64; }
-/// //   world service { export counter; }
-/// wit_bindgen::generate!({ path: "wit", world: "service" });
+/// wit_bindgen::generate!({
+///     inline: "
+///         package example:counter;
+///         interface counter { next: async func() -> u64; }
+///         world service { export counter; }
+///     ",
+///     world: "service",
+/// });
 ///
-/// use std::cell::{Cell, RefCell};
+/// use std::cell::RefCell;
 /// use gosched::{chan, Sender};
 ///
 /// thread_local! {
