@@ -20,9 +20,19 @@
 static RUN_EXPORT_TYPE: [u8; 189] = *include_bytes!("run-export.component-type");
 
 unsafe extern "C" {
-    /// wasi-libc's `crt1-command.o` entry (wasm32-wasip2): runs constructors,
-    /// `main` and destructors; returns 0 on success.
-    fn _start() -> i32;
+    // What wasi-libc's `_start` (crt1-command.o) does, step by step. `_start`
+    // itself exists only in a binary: naming it would leave a library
+    // (`crate-type = ["cdylib"]`, a service) with an unresolved `env::_start`
+    // import, which `wasm-tools component new` rejects. These exist in both.
+    /// wasi-libc: sets up the thread pointer (thread-locals).
+    fn __wasi_init_tp();
+    /// wasm-ld's: runs the static constructors.
+    fn __wasm_call_ctors();
+    /// wasi-libc (weak): reads the arguments and calls `main`, which only a
+    /// binary has (a library's call would trap; nothing calls it there).
+    fn __main_void() -> i32;
+    /// wasi-libc: runs the destructors (`atexit`, stdio flush).
+    fn __wasm_call_dtors();
 }
 
 /// `wasi:cli/run@0.3.0#run`, lifted synchronously; returns `result`'s
@@ -31,7 +41,14 @@ unsafe extern "C" {
 extern "C" fn run() -> u32 {
     // Keeps the type section in the object that the export pulls in.
     std::hint::black_box(RUN_EXPORT_TYPE.as_ptr());
-    // SAFETY: the command entry, called once, as the host would call it.
-    let status = unsafe { _start() };
+    // SAFETY: the command start-up sequence, once, as the host would run it
+    // through `_start` (the host calls `run` once per instance).
+    let status = unsafe {
+        __wasi_init_tp();
+        __wasm_call_ctors();
+        let status = __main_void();
+        __wasm_call_dtors();
+        status
+    };
     u32::from(status != 0)
 }

@@ -40,7 +40,7 @@
 //!
 //! All of this runs on the component's one thread; nothing here is `Send`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -55,7 +55,7 @@ thread_local! {
     /// The exports' runtime once the first call started it; `None` before,
     /// and while a pump runs it.
     static PROGRAM: RefCell<Option<Program<()>>> = const { RefCell::new(None) };
-    static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static STARTED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The goroutine runtime behind a component's async exports: each
@@ -79,11 +79,14 @@ thread_local! {
 /// ```no_run
 /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
 /// # mod component {
-/// // wit/world.wit:
-/// //   package example:counter;
-/// //   interface counter { next: async func() -> u64; }
-/// //   world service { export counter; }
-/// wit_bindgen::generate!({ path: "wit", world: "service" });
+/// wit_bindgen::generate!({
+///     inline: "
+///         package example:counter;
+///         interface counter { next: async func() -> u64; }
+///         world service { export counter; }
+///     ",
+///     world: "service",
+/// });
 ///
 /// use std::cell::RefCell;
 /// use gosched::{chan, Sender};
@@ -129,6 +132,8 @@ thread_local! {
 pub struct Exports {
     init: Option<fn()>,
     init_started: AtomicBool,
+    /// The call goroutines' stack size; `None`: the runtime's default.
+    stack_size: Option<usize>,
 }
 
 impl Default for Exports {
@@ -148,6 +153,7 @@ impl Exports {
         Exports {
             init: None,
             init_started: AtomicBool::new(false),
+            stack_size: None,
         }
     }
 
@@ -167,6 +173,27 @@ impl Exports {
     /// ```
     pub const fn init(mut self, init: fn()) -> Exports {
         self.init = Some(init);
+        self
+    }
+
+    /// The stack size of the goroutines that run the calls, in bytes (rounded
+    /// up to 4 KiB); without it they get the runtime's default, 256 KiB. The
+    /// init hook and goroutines started with [`go`](crate::go) keep the
+    /// default.
+    ///
+    /// A call goroutine's stack is taken from a pool when the call starts, so
+    /// a component serving N calls at once holds N stacks; the pages a call
+    /// touches stay in the instance's memory. A function that needs more than
+    /// its stack aborts the instance with
+    /// `fatal error: stack overflow in goroutine N "export call"`.
+    ///
+    /// ```
+    /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
+    /// static SERVICE: gosched::wasip3::Exports =
+    ///     gosched::wasip3::Exports::new().stack_size(64 * 1024);
+    /// ```
+    pub const fn stack_size(mut self, bytes: usize) -> Exports {
+        self.stack_size = Some(bytes);
         self
     }
 
@@ -196,27 +223,53 @@ impl Exports {
     /// # }
     /// ```
     pub fn call<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Call<T> {
+        self.call_replying(move |reply| reply.send(f()))
+    }
+
+    /// [`call`](Exports::call) for a function that hands its value over
+    /// through `reply` and may then go on running on the same goroutine (an
+    /// HTTP handler's goroutine writes the body after the response is
+    /// returned), which saves a goroutine per call.
+    pub(super) fn call_replying<T: 'static>(&self, f: impl FnOnce(Reply<T>) + 'static) -> Call<T> {
         start_runtime();
         if let Some(init) = self.init {
             if !self.init_started.swap(true, Ordering::Relaxed) {
-                spawn("init", init);
+                spawn("init", None, init);
             }
         }
         let slot = Rc::new(Slot {
             value: RefCell::new(None),
             waker: RefCell::new(None),
+            polling: Cell::new(false),
         });
-        let result = slot.clone();
-        spawn("export call", move || {
-            let value = f();
-            *result.value.borrow_mut() = Some(value);
-            // Taken first: waking may run the waiting task's code.
-            let waker = result.waker.borrow_mut().take();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        });
+        let reply = Reply { slot: slot.clone() };
+        spawn("export call", self.stack_size, move || f(reply));
         Call { slot }
+    }
+}
+
+/// Hands a call's value to its [`Call`] future (see
+/// [`Exports::call_replying`]).
+pub(super) struct Reply<T> {
+    slot: Rc<Slot<T>>,
+}
+
+impl<T> Reply<T> {
+    /// Stores the value and wakes the call's task, which returns it to the
+    /// host (step 6).
+    pub(super) fn send(self, value: T) {
+        *self.slot.value.borrow_mut() = Some(value);
+        if self.slot.polling.get() {
+            // Its own poll looks at the slot when the pump is done. A wake
+            // now would make wit-bindgen's executor answer YIELD and be
+            // called back once more for nothing.
+            return;
+        }
+        // Taken first: waking may run the waiting task's code.
+        let waker = self.slot.waker.borrow_mut().take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
@@ -224,6 +277,8 @@ impl Exports {
 struct Slot<T> {
     value: RefCell<Option<T>>,
     waker: RefCell<Option<Waker>>,
+    /// The call's own future is polling (running the pump).
+    polling: Cell<bool>,
 }
 
 /// The future of one [`Exports::call`]: ready when the call's goroutine has
@@ -247,7 +302,9 @@ impl<T> Future for Call<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         *self.slot.waker.borrow_mut() = Some(cx.waker().clone());
+        self.slot.polling.set(true);
         pump();
+        self.slot.polling.set(false);
         match self.slot.value.borrow_mut().take() {
             Some(value) => Poll::Ready(value),
             None => Poll::Pending,
@@ -288,11 +345,16 @@ fn start_runtime() {
     PROGRAM.set(Some(program));
 }
 
-/// Starts `f` on a named goroutine of the exports' scheduler.
-fn spawn(name: &str, f: impl FnOnce() + 'static) {
+/// Starts `f` on a named goroutine of the exports' scheduler, with a stack
+/// of `stack_size` bytes or the runtime's default.
+fn spawn(name: &str, stack_size: Option<usize>, f: impl FnOnce() + 'static) {
     let start = move || {
-        crate::Builder::new()
-            .name(name.to_owned())
+        let builder = crate::Builder::new().name(name.to_owned());
+        let builder = match stack_size {
+            Some(bytes) => builder.stack_size(bytes),
+            None => builder,
+        };
+        builder
             .spawn(f)
             .expect("gosched: no stack for an export call's goroutine");
     };

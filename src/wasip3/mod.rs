@@ -30,6 +30,7 @@
 //! docs/wasip3.md has the design, the export ABI and the build pipeline.
 
 mod abi;
+mod detach;
 mod entry;
 mod exports;
 pub mod http;

@@ -99,8 +99,9 @@ struct Reactor {
     /// Command mode: the scheduler's waitable-set.
     set: u32,
     /// Exports mode, while the scheduler runs: the record that was current
-    /// when it started (not a clone: the run is shorter than the callback).
-    host: Option<RawHost>,
+    /// when it started (not a clone: the run is shorter than the callback),
+    /// read, and as the pointer `wasip3_task_set` returned.
+    host: Option<(RawHost, *mut c_void)>,
     waiters: BTreeMap<u32, Entry>,
     timer: Option<Timer>,
     /// Exports mode: pokes in flight, by their stream's readable end.
@@ -373,11 +374,31 @@ pub(super) fn with_host_task<R>(f: impl FnOnce() -> R) -> R {
     }
     // SAFETY: the record wit-bindgen installed for the running callback.
     let host = unsafe { RawHost::read(previous) };
-    let outer = REACTOR.with_borrow_mut(|r| r.host.replace(host));
+    let outer = REACTOR.with_borrow_mut(|r| r.host.replace((host, previous)));
     let result = f();
     REACTOR.with_borrow_mut(|r| r.host = outer);
     // SAFETY: restores the record that was current before.
     unsafe { wasip3_task_set(previous) };
+    result
+}
+
+/// Runs `f` with the record of the host task whose callback runs the
+/// scheduler now current instead of ours, so that what `f` waits for joins
+/// that task's set as wit-bindgen's own: its event then goes straight to its
+/// callback, not through [`delegated`] and a scheduler run. Outside a
+/// scheduler run of an export (wit-bindgen's record is current already, or
+/// a command's) it runs `f` as is.
+pub(super) fn as_host_task<R>(f: impl FnOnce() -> R) -> R {
+    let Some((_, record)) = REACTOR.with_borrow(|r| r.host) else {
+        return f();
+    };
+    // SAFETY: `record` is the record of the callback that runs the scheduler
+    // now (set by `with_host_task` below us on this stack); ours goes back
+    // below.
+    let ours = unsafe { wasip3_task_set(record) };
+    let result = f();
+    // SAFETY: restores the record that was current.
+    unsafe { wasip3_task_set(ours) };
     result
 }
 
@@ -466,7 +487,7 @@ fn release_host(r: &mut Reactor, host: HostTask) {
             .as_ref()
             .and_then(|t| t.host.as_ref())
             .is_some_and(|h| h.is(Some(host.0)));
-    if !holds_more && !host.is(r.host) {
+    if !holds_more && !host.is(r.host.map(|(host, _)| host)) {
         poke(r, host);
     }
 }
@@ -555,10 +576,10 @@ fn add_waiter(waitable: u32, waiter: Waiter) -> Option<Waiter> {
                 None
             }
             Mode::Exports => {
-                let host = r
+                let (host, _) = r
                     .host
-                    .expect("gosched: a WASIp3 async operation was started outside an export call")
-                    .clone_host();
+                    .expect("gosched: a WASIp3 async operation was started outside an export call");
+                let host = host.clone_host();
                 host.register(waitable);
                 Some(host)
             }
@@ -679,10 +700,10 @@ fn set_timer(r: &mut Reactor, deadline_ns: Option<u64>) -> bool {
             None
         }
         Mode::Exports => {
-            let host = r
+            let (host, _) = r
                 .host
-                .expect("gosched: the scheduler of an export ran outside its callback")
-                .clone_host();
+                .expect("gosched: the scheduler of an export ran outside its callback");
+            let host = host.clone_host();
             host.register(subtask);
             Some(host)
         }

@@ -10,8 +10,9 @@ use std::fmt;
 use std::future::IntoFuture as _;
 use std::io::{self, Read, Write};
 
-use super::super::bindings::http::types::{ErrorCode, Fields};
-use super::super::bindings::wit_bindgen::{FutureReader, FutureWriter, StreamReader};
+use super::super::bindings::http::types::{self as wasi, ErrorCode, Fields};
+use super::super::bindings::wit_bindgen::{FutureReader, FutureWriter};
+use super::super::bindings::wit_future;
 use super::super::stream_io::{ByteReader, ByteWriter};
 use super::{fields_to_headers, headers_to_fields, Error, HeaderMap};
 
@@ -40,22 +41,38 @@ type TrailersResult = Result<Option<Fields>, ErrorCode>;
 /// # fn main() {}
 /// ```
 pub struct IncomingBody {
-    bytes: ByteReader,
+    /// The host's request until the body is first read: taking its body
+    /// costs host calls that a handler which never reads it need not make.
+    unread: Option<wasi::Request>,
+    bytes: Option<ByteReader>,
     trailers: Option<FutureReader<TrailersResult>>,
     /// The trailers future's value once the stream has ended.
     ended: Option<Result<Option<HeaderMap>, String>>,
 }
 
 impl IncomingBody {
-    pub(super) fn new(
-        bytes: StreamReader<u8>,
-        trailers: FutureReader<TrailersResult>,
-    ) -> IncomingBody {
+    /// The body of `request`, taken from the host at the first read.
+    pub(super) fn new(request: wasi::Request) -> IncomingBody {
         IncomingBody {
-            bytes: ByteReader::new(bytes),
-            trailers: Some(trailers),
+            unread: Some(request),
+            bytes: None,
+            trailers: None,
             ended: None,
         }
+    }
+
+    /// The body's byte stream; takes it from the request the first time.
+    fn bytes(&mut self) -> &mut ByteReader {
+        if let Some(request) = self.unread.take() {
+            // Our verdict on the request body: nothing to object to.
+            let (_, verdict) = wit_future::new(|| Ok(()));
+            let (bytes, trailers) = wasi::Request::consume_body(request, verdict);
+            self.bytes = Some(ByteReader::new(bytes));
+            self.trailers = Some(trailers);
+        }
+        self.bytes
+            .as_mut()
+            .expect("the body was taken from the request")
     }
 
     /// The request's trailers: reads (and discards) what is left of the body,
@@ -75,6 +92,7 @@ impl IncomingBody {
     /// Resolves the trailers future once the stream has ended.
     fn end(&mut self) -> &Result<Option<HeaderMap>, String> {
         self.ended.get_or_insert_with(|| {
+            // The stream has ended, so the body was taken from the request.
             let trailers = self.trailers.take().expect("trailers read once");
             match crate::block_on(trailers.into_future()) {
                 Ok(Some(fields)) => Ok(Some(fields_to_headers(&fields))),
@@ -94,8 +112,9 @@ fn incomplete(message: &str) -> io::Error {
 
 impl Read for IncomingBody {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.bytes.read(buf)?;
-        if n == 0 && !buf.is_empty() && self.bytes.at_end() {
+        let bytes = self.bytes();
+        let n = bytes.read(buf)?;
+        if n == 0 && !buf.is_empty() && bytes.at_end() {
             if let Err(message) = self.end() {
                 return Err(incomplete(message));
             }
@@ -150,8 +169,8 @@ impl Body {
         Body(Contents::Bytes(Vec::new()))
     }
 
-    /// A body that `write` produces on its own goroutine once the response
-    /// status and headers have been sent, so it may take as long as it likes
+    /// A body that `write` produces on the request's goroutine once the
+    /// response status and headers have been sent, so it may take as long as it likes
     /// (a stream of events, a large copy). An `Err` from `write` cannot become
     /// a 500 any more: the host aborts the response instead (the client sees
     /// a truncated body).
@@ -160,20 +179,38 @@ impl Body {
     }
 
     /// Writes the body into `bytes` and settles `trailers`; runs on the
-    /// response's own goroutine.
+    /// request's goroutine after the response has been returned.
+    ///
+    /// Bytes known up front are written by a detached future
+    /// (`super::super::detach`): the write waits until the host reads, and
+    /// the goroutine ends at once instead of parking for it.
     pub(super) fn send(
         self,
         bytes: super::super::bindings::wit_bindgen::StreamWriter<u8>,
         trailers: FutureWriter<TrailersResult>,
     ) {
+        let write = match self.0 {
+            Contents::Bytes(data) => {
+                super::super::detach::detach(async move {
+                    let mut bytes = bytes;
+                    if !data.is_empty() {
+                        // Bytes left unwritten mean the client went away:
+                        // nobody to tell.
+                        let _ = bytes.write_all(data).await;
+                    }
+                    drop(bytes);
+                    // Its default, `Ok(None)`: no trailers.
+                    drop(trailers);
+                });
+                return;
+            }
+            Contents::Stream(write) => write,
+        };
         let mut out = BodyWriter {
             bytes: ByteWriter::new(bytes),
             trailers: None,
         };
-        let outcome = match self.0 {
-            Contents::Bytes(data) => out.write_all(&data).map_err(Error::from),
-            Contents::Stream(write) => write(&mut out),
-        };
+        let outcome = write(&mut out);
         let BodyWriter {
             mut bytes,
             trailers: fields,

@@ -89,6 +89,16 @@ pub type Handler = fn(Request) -> Result<Response, Error>;
 /// first request arrives, before any handler: the place to
 /// start the background goroutines that requests talk to over channels.
 ///
+/// `service!(handler, stack_size = bytes)` (after `init` if both are given)
+/// sets the stack size of the request goroutines
+/// ([`Exports::stack_size`](super::Exports::stack_size); the default is the
+/// runtime's, 256 KiB).
+///
+/// All of this is per instance: a host may run several instances of the
+/// component at once and replaces them from time to time (`wasmtime serve`
+/// after 128 requests), and each one runs `init` and has globals of its own
+/// (docs/wasip3.md, "State is per instance").
+///
 /// ```no_run
 /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
 /// # mod example {
@@ -99,7 +109,7 @@ pub type Handler = fn(Request) -> Result<Response, Error>;
 /// fn init() {
 ///     gosched::go(|| { /* a background goroutine that outlives requests */ });
 /// }
-/// gosched::wasip3::http::service!(handle, init = init);
+/// gosched::wasip3::http::service!(handle, init = init, stack_size = 64 * 1024);
 /// # }
 /// # fn main() {}
 /// ```
@@ -109,13 +119,15 @@ pub use crate::__gosched_wasip3_http_service as service;
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __gosched_wasip3_http_service {
-    ($handler:expr) => {
-        $crate::__gosched_wasip3_http_service!($handler, init = || {});
-    };
-    ($handler:expr, init = $init:expr) => {
+    ($handler:expr $(, init = $init:expr)? $(, stack_size = $bytes:expr)? $(,)?) => {
         const _: () = {
             use $crate::wasip3::bindings as __bindings;
-            static SERVICE: $crate::wasip3::Exports = $crate::wasip3::Exports::new().init($init);
+            static SERVICE: $crate::wasip3::Exports = {
+                let service = $crate::wasip3::Exports::new();
+                $(let service = service.init($init);)?
+                $(let service = service.stack_size($bytes);)?
+                service
+            };
             struct GoschedHttpService;
             impl __bindings::exports::http::handler::Guest for GoschedHttpService {
                 async fn handle(
@@ -141,18 +153,18 @@ pub mod __private {
     use super::{respond, Handler};
 
     /// The body of the generated `handle`: runs `handler` on a goroutine of
-    /// `service`, and the body writer on another that outlives the call (the
-    /// task lives on until the operations it registered are done).
+    /// `service`, which returns the response to the host and then writes its
+    /// body (the task lives on until the operations it registered are done).
     pub async fn serve(
         service: &'static Exports,
         request: wasi::Request,
         handler: Handler,
     ) -> wasi::Response {
         service
-            .call(move || {
+            .call_replying(move |reply| {
                 let (response, send_body) = respond(request, handler);
-                crate::go(send_body);
-                response
+                reply.send(response);
+                send_body();
             })
             .await
     }
@@ -207,10 +219,7 @@ fn incoming(request: wasi::Request) -> Result<Request, Error> {
         .path_and_query(request.get_path_with_query().unwrap_or_else(|| "/".into()))
         .build()?;
     let headers = fields_to_headers(&request.get_headers());
-    // Our verdict on the request body: nothing to object to.
-    let (_, verdict) = wit_future::new(|| Ok(()));
-    let (bytes, trailers) = wasi::Request::consume_body(request, verdict);
-    let mut incoming = ::http::Request::new(IncomingBody::new(bytes, trailers));
+    let mut incoming = ::http::Request::new(IncomingBody::new(request));
     *incoming.method_mut() = method;
     *incoming.uri_mut() = uri;
     *incoming.headers_mut() = headers;
@@ -232,8 +241,11 @@ fn outgoing(response: Response) -> (wasi::Response, impl FnOnce()) {
     let (bytes_tx, bytes_rx) = wit_stream::new::<u8>();
     let (trailers_tx, trailers_rx) = wit_future::new(|| Ok(None));
     let (response, _sent) = wasi::Response::new(headers, Some(bytes_rx), trailers_rx);
-    // A valid `StatusCode` is always in 100..=999, which the host accepts.
-    let _ = response.set_status_code(status.as_u16());
+    // A new response is a 200 already: one host call fewer per request.
+    if status != StatusCode::OK {
+        // A valid `StatusCode` is always in 100..=999, which the host accepts.
+        let _ = response.set_status_code(status.as_u16());
+    }
     (response, move || body.send(bytes_tx, trailers_tx))
 }
 
