@@ -13,11 +13,8 @@ fn main() {
         println!("cargo:rustc-link-search=native={}", dir.display());
         println!("cargo:rustc-link-lib=static=gosched_switch");
     }
-    // WASIp3 (docs/wasip3.md): this package's binaries, tests and examples
-    // link to a core module; tools/wasip3-run applies Asyncify and only then
-    // makes it a component.
-    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if env == "p2" && std::env::var_os("CARGO_FEATURE_WASIP3").is_some() {
-        println!("cargo:rustc-link-arg=--skip-wit-component");
-    }
+    // WASIp3 (docs/wasip3.md): binaries link to a core module with
+    // `-C link-arg=--skip-wit-component`, which cargo-gosched passes (and this
+    // repository's .cargo/config.toml), so that Asyncify can still rewrite it.
+    // Not from here: the argument may be given only once.
 }

@@ -5,7 +5,7 @@
 //   node benches/compare_js.mjs MODULE.wasm [BENCH|all|list] [REPS=3] [SYSTEM=gosched-js]
 import { setFlagsFromString } from "node:v8";
 // Node 20's V8 can crash when wasm memory grows during incremental marking
-// (see tools/wasi-run.mjs); mark all at once.
+// (see cargo-gosched/assets/wasi-run.mjs); mark all at once.
 setFlagsFromString("--no-incremental-marking");
 import { readFileSync } from "node:fs";
 import { compile, instantiate } from "../js/gosched.mjs";

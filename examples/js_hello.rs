@@ -2,8 +2,9 @@
 //! then main awaits a JS promise and returns a value to JS. Natively this
 //! example is empty.
 //!
-//! Run with `tools/js-run js_hello` (builds it for wasm32-unknown-unknown,
-//! applies Asyncify, runs it under Node with js/gosched.mjs).
+//! Run with `cargo gosched run --target wasm32-unknown-unknown --example
+//! js_hello` (builds it, applies Asyncify, runs it under Node with
+//! js/gosched.mjs).
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 gosched::js_main!(|| {

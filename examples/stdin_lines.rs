@@ -2,7 +2,7 @@
 //! waiting for input parks only the reading goroutine.
 //!
 //! ```text
-//! (echo a; sleep 1; echo b) | cargo run --target wasm32-wasip1 --example stdin_lines
+//! (echo a; sleep 1; echo b) | cargo gosched run --target wasm32-wasip1 --example stdin_lines
 //! ```
 //!
 //! Each line is printed with the number of ticks (every 10 ms) seen so far;

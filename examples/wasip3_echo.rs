@@ -3,7 +3,7 @@
 //! and as a WASIp3 component (on `wasi:sockets@0.3.0`) served by wasmtime.
 //!
 //! ```text
-//! cargo run --target wasm32-wasip2 --features wasip3 --example wasip3_echo -- [ADDR] [--connections N]
+//! cargo gosched run --target wasm32-wasip2 --features wasip3 --example wasip3_echo -- [ADDR] [--connections N]
 //! cargo run --example wasip3_echo -- [ADDR] [--connections N]     (natively)
 //! ```
 //!

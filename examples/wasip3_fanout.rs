@@ -3,11 +3,11 @@
 //! a channel, and the table goes out through `wasi:cli/stdout@0.3.0`.
 //!
 //! ```text
-//! cargo run --target wasm32-wasip2 --features wasip3 --example wasip3_fanout -- [DIR]
+//! cargo gosched run --target wasm32-wasip2 --features wasip3 --example wasip3_fanout -- [DIR]
 //! ```
 //!
 //! DIR (default `src/chan`) is relative to the current directory, which
-//! tools/wasip3-run preopens as `.`.
+//! cargo gosched preopens as `.`.
 
 use std::future::IntoFuture as _;
 use std::io::Write as _;
@@ -63,7 +63,7 @@ fn open_dir(path: &str) -> Descriptor {
     let (root, _) = preopens::get_directories()
         .into_iter()
         .find(|(_, name)| name == ".")
-        .expect("no preopened '.' (run through tools/wasip3-run)");
+        .expect("no preopened '.' (run through cargo gosched)");
     gosched::block_on(root.open_at(
         PathFlags::empty(),
         path.to_owned(),

@@ -2,10 +2,10 @@
 //! handler on its own goroutine, and all requests share one scheduler.
 //!
 //! ```text
-//! cargo run --target wasm32-wasip2 --features wasip3 --example wasip3_http [-- --addr 127.0.0.1:8080]
+//! cargo gosched run --target wasm32-wasip2 --features wasip3 --example wasip3_http [-- --addr 127.0.0.1:8080]
 //! ```
 //!
-//! serves it through `wasmtime serve` on 127.0.0.1:8080 (tools/wasip3-run
+//! serves it through `wasmtime serve` on 127.0.0.1:8080 (cargo gosched
 //! prints the command). Routes:
 //!
 //! * `GET /` → `hello`
@@ -87,6 +87,7 @@ fn main() {
     eprintln!(
         "this component is an HTTP service: serve it with \
          `wasmtime serve -S p3 -S cli --addr 127.0.0.1:8080 wasip3_http.component.wasm` \
-         (cargo run does, through tools/wasip3-run)"
+         (`cargo gosched run --target wasm32-wasip2 --features wasip3 --example wasip3_http` \
+         does)"
     );
 }

@@ -1,7 +1,7 @@
 //! Ten goroutines each wait 200 ms on `wasi:clocks/monotonic-clock.wait-for`
 //! (a WASIp3 async import): together they take about 200 ms, not 2 s.
 //!
-//! Run with `cargo run --target wasm32-wasip2 --features wasip3 --example wasip3_sleeps`.
+//! Run with `cargo gosched run --target wasm32-wasip2 --features wasip3 --example wasip3_sleeps`.
 
 use std::time::Duration;
 

@@ -41,17 +41,32 @@ export async function compile(source) {
  * options.entry      the export that starts the program (default "gosched_main") */
 export async function instantiate(source, options = {}) {
   const instance = new Instance(options);
-  const wasm = await WebAssembly.instantiate(await compile(source), instance.imports).catch(
-    (e) => {
-      if (String(e).includes("needs_wasm_opt")) {
-        e.message +=
-          " (run Binaryen's Asyncify pass on the module first: tools/wasm-run --opt-only IN OUT)";
-      }
-      throw e;
-    },
-  );
-  instance.attach(wasm);
+  const module = await compile(source);
+  checkProcessed(module);
+  instance.attach(await WebAssembly.instantiate(module, instance.imports));
   return instance;
+}
+
+/** Throws what to run when `module` skipped gosched's Asyncify step (V8 itself
+ * would only say `module="gosched" error: module is not an object or
+ * function`). The step resolves the `gosched` marker import and Binaryen's
+ * pass replaces the `asyncify` imports. */
+export function checkProcessed(module) {
+  const from = new Set(WebAssembly.Module.imports(module).map((i) => i.module));
+  if (from.has("asyncify")) {
+    throw new Error(
+      "gosched: this module has not been through Binaryen's Asyncify step, which goroutines " +
+        "need: build it with `cargo gosched build --target wasm32-unknown-unknown`, or run " +
+        "`cargo gosched asyncify IN.wasm OUT.wasm` on the module cargo built",
+    );
+  }
+  if (from.has("gosched")) {
+    throw new Error(
+      "gosched: this module went through wasm-opt --asyncify without --set-globals " +
+        "gosched_asyncify_marker=1: run `cargo gosched asyncify IN.wasm OUT.wasm` on the " +
+        "module cargo built instead (`cargo gosched asyncify --print-command` shows the flags)",
+    );
+  }
 }
 
 /** Instantiates the module and runs its program: resolves with the main

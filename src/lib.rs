@@ -37,6 +37,9 @@
 //! overflows end in a panic or an abort with a message that says what
 //! happened, never in undefined behaviour.
 #![warn(missing_docs)]
+// docs.rs (package.metadata.docs.rs) builds with `--cfg docsrs` on nightly:
+// items of one host get a badge naming the target they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod block_on;
 pub mod chan;
@@ -48,7 +51,9 @@ mod coro;
     all(target_env = "p2", feature = "wasip3")
 ))]
 pub mod io;
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+// A native `cargo doc` shows it too (cfg(doc)); it is built only for JS hosts.
+#[cfg(any(doc, all(target_arch = "wasm32", target_os = "unknown")))]
+#[cfg_attr(docsrs, doc(cfg(all(target_arch = "wasm32", target_os = "unknown"))))]
 pub mod js;
 pub mod local;
 // Where a host has sockets: natively (the netpoller) and in WASIp3 components.
@@ -67,7 +72,16 @@ pub mod sync;
 mod time;
 #[cfg(not(target_arch = "wasm32"))]
 mod unblock;
-#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
+// A native `cargo doc --features wasip3` shows it too; it is built only for
+// wasm32-wasip2.
+#[cfg(all(
+    feature = "wasip3",
+    any(doc, all(target_os = "wasi", target_env = "p2"))
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3")))
+)]
 pub mod wasip3;
 
 use std::time::Duration;

@@ -3,12 +3,12 @@
 //! ticker goroutine (every 10 ms) must keep ticking between the lines.
 //!
 //! Natively the child is this test binary itself, running the example's
-//! `main` in its ignored `child_runs_the_example` test. On wasm32-wasip1 the child is the example's module under tools/wasm-run,
+//! `main` in its ignored `child_runs_the_example` test. On wasm32-wasip1 the child is the example's module under cargo-gosched's runner,
 //! once under wasmtime and once under Node's `node:wasi`. Those tests need
 //! the module, so they are `#[ignore]`d here; tools/wasm-stdin-checks builds
 //! it and runs them with `GOSCHED_STDIN_LINES_WASM=<module> cargo test --test
 //! stdin -- --ignored wasip1_`. In a WASIp3 component the child is the
-//! example's module under tools/wasip3-run; tools/wasip3-checks runs that one
+//! example's component under cargo-gosched's runner; tools/wasip3-checks runs that one
 //! (`GOSCHED_STDIN_LINES_WASIP3=<module>`).
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -122,8 +122,11 @@ fn native_reader_parks_while_the_ticker_ticks() {
 fn wasip1(host: &str) -> Command {
     let module = std::env::var("GOSCHED_STDIN_LINES_WASM")
         .expect("GOSCHED_STDIN_LINES_WASM: path of the stdin_lines example's wasm32-wasip1 module");
-    let mut command = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/wasm-run"));
-    command.arg(module).env("GOSCHED_WASM_HOST", host);
+    let mut command = Command::new("cargo-gosched");
+    command
+        .args(["gosched", "runner", "--target", "wasm32-wasip1"])
+        .arg(module)
+        .env("GOSCHED_WASM_HOST", host);
     command
 }
 
@@ -145,7 +148,9 @@ fn wasip3_reader_parks_while_the_ticker_ticks() {
     let module = std::env::var("GOSCHED_STDIN_LINES_WASIP3").expect(
         "GOSCHED_STDIN_LINES_WASIP3: path of the stdin_lines example's wasm32-wasip2 module",
     );
-    let mut command = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/wasip3-run"));
-    command.arg(module);
+    let mut command = Command::new("cargo-gosched");
+    command
+        .args(["gosched", "runner", "--target", "wasm32-wasip2"])
+        .arg(module);
     feed_slowly(command);
 }

@@ -37,14 +37,14 @@ fn message(i: usize) -> Vec<u8> {
 fn hundred_concurrent_connections_echo_then_the_server_exits() {
     let module = std::env::var("GOSCHED_WASIP3_ECHO")
         .expect("GOSCHED_WASIP3_ECHO: path of the wasip3_echo example's module");
-    let runner = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/wasip3-run");
     let mut server = Server(
-        Command::new(runner)
+        Command::new("cargo-gosched")
+            .args(["gosched", "runner", "--target", "wasm32-wasip2"])
             .args([&module, "127.0.0.1:0", "--connections"])
             .arg(CONNECTIONS.to_string())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start tools/wasip3-run"),
+            .expect("start cargo-gosched (cargo install --path cargo-gosched)"),
     );
 
     // The server's stdout, line by line, with a timeout on each line.

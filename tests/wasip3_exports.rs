@@ -1,7 +1,7 @@
 //! Async exports served by goroutines, called concurrently: this component
 //! imports the `calls` interface that tests/wasip3_export_callee.rs exports
 //! through gosched::wasip3::Exports. tools/wasip3-checks composes the two
-//! (`wasm-tools compose`) and runs these tests, which are ignored otherwise
+//! (`cargo gosched compose`) and runs these tests, which are ignored otherwise
 //! (alone, this component's import is not satisfied). The callee instance
 //! lives through all the tests: its counters carry over.
 //!

@@ -30,15 +30,15 @@ impl Server {
     fn start() -> Server {
         let module = std::env::var("GOSCHED_WASIP3_HTTP")
             .expect("GOSCHED_WASIP3_HTTP: path of the wasip3_http example's module");
-        let runner = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/wasip3-run");
-        let mut child = Command::new(runner)
+        let mut child = Command::new("cargo-gosched")
+            .args(["gosched", "runner", "--target", "wasm32-wasip2"])
             .args([&module, "--addr", "127.0.0.1:0"])
             .args(["--max-instance-concurrent-reuse-count", "64"])
             .args(["--max-instance-reuse-count", "1000000"])
             .args(["--idle-instance-timeout", "600s"])
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start tools/wasip3-run");
+            .expect("start cargo-gosched (cargo install --path cargo-gosched)");
         // wasmtime prints "Serving HTTP on http://127.0.0.1:PORT/" on stderr.
         let (lines_tx, lines) = mpsc::channel();
         let stderr = child.stderr.take().unwrap();

@@ -48,6 +48,30 @@ fn overflow_past_the_canary_is_caught_at_the_next_switch() {
     });
 }
 
+#[test]
+#[ignore = "aborts on purpose; run by tools/wasm-abort-checks"]
+fn a_frame_larger_than_the_stack_is_reported() {
+    in_named_goroutine(64, || {
+        // 1 MiB of locals on a 64 KiB stack, no switch: without cargo-gosched's
+        // stack check this writes over the heap below the stack.
+        let huge = black_box([9u8; 1024 * 1024]);
+        u64::from(black_box(&huge)[4096])
+    });
+}
+
+/// Recurses without end and without a switch.
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let frame = black_box([depth; 16]);
+    recurse(depth + 1) + black_box(frame)[3]
+}
+
+#[test]
+#[ignore = "aborts on purpose; run by tools/wasm-abort-checks"]
+fn recursion_without_a_switch_is_reported() {
+    in_named_goroutine(64, || recurse(0));
+}
+
 /// Recurses with scalars only, which optimized code keeps in wasm locals: the
 /// stack pointer barely moves, but each frame takes room in the Asyncify
 /// buffer when the goroutine yields at the bottom.

@@ -21,14 +21,14 @@
 
 	.globaltype	__stack_pointer, i32
 
-# An import that only `wasm-opt --set-globals` (tools/wasm-run) resolves: a
+# An import that only `wasm-opt --set-globals` (cargo-gosched) resolves: a
 # module that skipped the Asyncify step then fails to instantiate, and the
 # runtime's error names this import, which says what to run. Declared before
 # the asyncify imports so that it is the first unresolved import; both
 # functions read it, so that the linker keeps it whenever either is used.
 	.globaltype	gosched_asyncify_marker, i32, immutable
 	.import_module	gosched_asyncify_marker, gosched
-	.import_name	gosched_asyncify_marker, ERROR.this_module_needs_wasm_opt_asyncify.run_tools.wasm_run.or_see_gosched_README
+	.import_name	gosched_asyncify_marker, ERROR.this_module_needs_wasm_opt_asyncify.run_cargo_gosched.or_see_gosched_README
 
 	.functype	gosched_start_rewind (i32) -> ()
 	.import_module	gosched_start_rewind, asyncify
@@ -130,4 +130,19 @@ gosched_asyncify_suspend:
 	i32.add
 	call	gosched_start_unwind
 	end_if
+	end_function
+
+# extern "C" fn gosched_asyncify_stop_unwind()
+# Ends an unwind that came back to a goroutine's entry through a frame
+# Asyncify left uninstrumented, so that src/coro/asyncify.rs can report it.
+# Only called from that report (Asyncify leaves callers of stop_unwind
+# uninstrumented, so it is kept out of the entry itself).
+	.section	.text.gosched_asyncify_stop_unwind,"",@
+	.globl	gosched_asyncify_stop_unwind
+	.type	gosched_asyncify_stop_unwind,@function
+gosched_asyncify_stop_unwind:
+	.functype	gosched_asyncify_stop_unwind () -> ()
+	global.get	gosched_asyncify_marker  # linked in wherever this is
+	drop
+	call	gosched_stop_unwind
 	end_function

@@ -1,7 +1,7 @@
 //! wasm32 backend: stackful coroutines on Binaryen's Asyncify.
 //!
 //! wasm has no instruction that switches stacks. Asyncify (a `wasm-opt` pass
-//! run after linking, see tools/wasm-run) rewrites every function that may be
+//! run after linking, see cargo-gosched) rewrites every function that may be
 //! on the stack when a goroutine suspends, so that it can save its locals to a
 //! buffer and return ("unwind"), and later be re-entered and restore them
 //! ("rewind"). What remains to switch is LLVM's shadow stack, the
@@ -31,6 +31,13 @@
 //!
 //! wasm has `panic = "abort"`: a coroutine that is dropped unfinished cannot
 //! be unwound, so its frames are abandoned (what they own is leaked).
+//!
+//! Stack overflow: a suspend in the red zone, a written canary or a full
+//! Asyncify buffer is reported by [`Coroutine::resume`]; a frame of any size
+//! that would move the stack pointer out of the goroutine's stack is caught
+//! where it happens by cargo-gosched's stack check (cargo-gosched/src/
+//! stack_check.rs), which compares every new stack pointer with
+//! [`gosched_stack_bounds`] and calls [`gosched_stack_overflow`].
 
 use std::cell::Cell;
 use std::io::Write as _;
@@ -63,6 +70,50 @@ struct Switch {
     data_end: u32,
 }
 
+/// The running goroutine's stack bounds, read by the code cargo-gosched's
+/// stack check adds before every write of the stack pointer: `sp - limit >
+/// span` (unsigned) is an overflow. `limit` 0 and `span` `u32::MAX` (the
+/// initial values) check nothing: the thread's own stack. cargo-gosched finds
+/// the record in the data segment by its magic words and these initial
+/// values; `handler` keeps [`gosched_stack_overflow`] linked in.
+///
+/// A `static mut` written by plain assignments: between setting the bounds
+/// and the switch no function may run (in a debug build even an atomic store
+/// is a call, whose frame would be checked against the goroutine's bounds
+/// while still on the scheduler's stack).
+#[repr(C)]
+struct StackBounds {
+    magic: [u32; 2],
+    limit: u32,
+    span: u32,
+    handler: extern "C" fn() -> !,
+}
+
+// Exported (`no_mangle`) so that the optimizer keeps every store, and keeps
+// them before the switch: the switch might read it. Never read from Rust.
+#[no_mangle]
+static mut gosched_stack_bounds: StackBounds = StackBounds {
+    magic: [0x5ac4_c4ec, 0x9050_c4ed],
+    limit: 0,
+    span: u32::MAX,
+    handler: gosched_stack_overflow,
+};
+
+/// Called by cargo-gosched's stack check when a frame would not fit in the
+/// running goroutine's stack (the check is off by then): reports it as every
+/// other overflow and aborts. It runs on the goroutine's stack, whose stack
+/// pointer is still at least [`RED_ZONE`] above its bottom.
+#[no_mangle]
+extern "C" fn gosched_stack_overflow() -> ! {
+    let ctx = CURRENT.get();
+    assert!(
+        !ctx.is_null(),
+        "gosched: stack check fired outside a goroutine"
+    );
+    // SAFETY: CURRENT is the live context of the running coroutine.
+    unsafe { (*ctx).report_overflow_and_abort() }
+}
+
 /// A coroutine's context; boxed, so it stays in place for the coroutine's
 /// lifetime. `switch` comes first: a `*mut Switch` to it is a `*mut Ctx`.
 #[repr(C)]
@@ -70,6 +121,13 @@ struct Ctx {
     switch: Switch,
     /// Lowest usable address of the stack (above the canary).
     bottom: usize,
+    /// Highest address of the stack (where its stack pointer starts).
+    top: usize,
+    /// For overflow reports: the goroutine's id, its name (which lives in the
+    /// goroutine record, which outlives the coroutine) and its stack size.
+    id: u64,
+    name: Option<(*const u8, usize)>,
+    stack_size: usize,
     /// Set by a suspend whose stack pointer was in the red zone.
     overflowed: bool,
     /// A `Box<F>` for `entry::<F>`, until it starts (`dyn` for the drop in
@@ -82,6 +140,8 @@ extern "C" {
     fn gosched_asyncify_resume(switch: *mut Switch);
     /// asm/wasm32/switch.S: starts the unwind, or ends the rewind.
     fn gosched_asyncify_suspend(switch: *mut Switch);
+    /// asm/wasm32/switch.S: ends the unwind under way.
+    fn gosched_asyncify_stop_unwind();
 }
 
 thread_local! {
@@ -106,17 +166,68 @@ extern "C" fn entry<F: FnOnce() + 'static>(switch: *mut Switch) {
     let body = unsafe { Box::from_raw(Box::into_raw(body).cast::<F>()) };
     body();
     // SAFETY: as above; the context outlives every resume.
-    unsafe { (*ctx).switch.state = DONE };
+    unsafe {
+        if (*ctx).switch.state == SUSPENDED {
+            // Only an unwind that passed through a frame Asyncify left
+            // uninstrumented returns here while suspending.
+            gosched_uninstrumented_frame();
+        }
+        (*ctx).switch.state = DONE;
+    }
+}
+
+/// What a goroutine whose suspend could not unwind says (the wasm-opt step
+/// ran with `asyncify-ignore-indirect`, which goroutine bodies cannot take).
+/// Ends the unwind first, so that the report runs normally; a function of its
+/// own because Asyncify leaves every caller of `stop_unwind` uninstrumented,
+/// which [`entry`] must not be (cargo-gosched's wasm-opt step passes
+/// `--no-inline=gosched_uninstrumented_frame`).
+#[cold]
+#[inline(never)]
+#[no_mangle]
+extern "C" fn gosched_uninstrumented_frame() -> ! {
+    // SAFETY: an unwind is under way (the caller saw the suspended state
+    // after its goroutine's body returned); nothing resumes it any more.
+    unsafe { gosched_asyncify_stop_unwind() };
+    panic!(
+        "gosched: a goroutine's switch returned through a function Asyncify did not \
+         instrument: the module went through wasm-opt with asyncify-ignore-indirect (or a \
+         removelist naming a function that blocks); process it with `cargo gosched` \
+         (`cargo gosched asyncify --print-command` shows the flags)"
+    )
+}
+
+impl Ctx {
+    #[cold]
+    fn report_overflow_and_abort(&self) -> ! {
+        // Plain writes, no allocation: the heap below the stack may be damaged.
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\nfatal error: stack overflow in goroutine {}",
+            self.id
+        );
+        if let Some((ptr, len)) = self.name {
+            // SAFETY: the name outlives the coroutine (see `new`).
+            let name = unsafe { std::slice::from_raw_parts(ptr, len) };
+            let _ = err.write_all(b" \"");
+            let _ = err.write_all(name);
+            let _ = err.write_all(b"\"");
+        }
+        let _ = writeln!(
+            err,
+            " (stack size {} KiB; give it a larger stack with gosched::Builder::stack_size)",
+            self.stack_size / 1024
+        );
+        drop(err);
+        std::process::abort()
+    }
 }
 
 /// A goroutine's execution context.
 pub(crate) struct Coroutine {
     ctx: Box<Ctx>,
     stack: Stack,
-    id: u64,
-    /// The goroutine's name (it lives in the goroutine record, which outlives
-    /// the coroutine).
-    name: Option<(*const u8, usize)>,
 }
 
 impl Coroutine {
@@ -142,31 +253,43 @@ impl Coroutine {
                 data_end: 0,
             },
             bottom: stack.bottom(),
+            top: stack.top(),
+            id: who.id,
+            name: who.name.map(|n| (n.as_ptr(), n.len())),
+            stack_size: stack.size(),
             overflowed: false,
             body: Some(Box::new(body)),
         });
-        Coroutine {
-            ctx,
-            stack,
-            id: who.id,
-            name: who.name.map(|n| (n.as_ptr(), n.len())),
-        }
+        Coroutine { ctx, stack }
     }
 
     /// Runs the coroutine until it suspends or returns.
     #[inline]
     pub(crate) fn resume(&mut self) -> Resumed {
+        // The stack check's bounds: from the red zone up to the top. Nothing
+        // between here and the switch moves the stack pointer.
+        let limit = (self.ctx.bottom + RED_ZONE) as u32;
+        let span = self.ctx.top as u32 - limit;
         let ctx: *mut Ctx = &mut *self.ctx;
+        let switch: *mut Switch = ctx.cast();
         CURRENT.set(ctx);
         // SAFETY: `ctx` is boxed and stays in place while the coroutine
         // exists; its `sp` lies in `self.stack`, which the coroutine owns; its
         // state says whether to start or rewind. The scheduler is on its own
         // stack (CURRENT was null), so Asyncify is not mid-unwind or rewind.
-        unsafe { gosched_asyncify_resume(ctx.cast()) };
+        // gosched_stack_bounds is only written here, on wasm's one thread, with no
+        // reference to it taken.
+        unsafe {
+            gosched_stack_bounds.limit = limit;
+            gosched_stack_bounds.span = span;
+            gosched_asyncify_resume(switch);
+            gosched_stack_bounds.limit = 0;
+            gosched_stack_bounds.span = u32::MAX;
+        }
         CURRENT.set(ptr::null_mut());
         let state = self.ctx.switch.state;
         if self.ctx.overflowed || state == BUFFER_OVERFLOW || !self.stack.canary_intact() {
-            self.report_overflow_and_abort();
+            self.ctx.report_overflow_and_abort();
         }
         debug_assert!(state == SUSPENDED || state == DONE);
         if state == DONE {
@@ -182,31 +305,6 @@ impl Coroutine {
     pub(crate) fn into_stack(mut self) {
         drop(self.ctx.body.take());
         wasm_stack::release(self.stack);
-    }
-
-    #[cold]
-    fn report_overflow_and_abort(&self) -> ! {
-        // Plain writes, no allocation: the heap below the stack may be damaged.
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\nfatal error: stack overflow in goroutine {}",
-            self.id
-        );
-        if let Some((ptr, len)) = self.name {
-            // SAFETY: the name outlives the coroutine (see `new`).
-            let name = unsafe { std::slice::from_raw_parts(ptr, len) };
-            let _ = err.write_all(b" \"");
-            let _ = err.write_all(name);
-            let _ = err.write_all(b"\"");
-        }
-        let _ = writeln!(
-            err,
-            " (stack size {} KiB; give it a larger stack with gosched::Builder::stack_size)",
-            self.stack.size() / 1024
-        );
-        drop(err);
-        std::process::abort()
     }
 }
 

@@ -2,7 +2,7 @@
 //! in safe functions, and the value record both sides exchange.
 //!
 //! Module name `gosched_js`. Every import is synchronous and never switches
-//! goroutines (tools/wasm-run tells Asyncify to ignore imports). An import
+//! goroutines (cargo-gosched tells Asyncify to ignore imports). An import
 //! may call back into the module's exports (`gosched_js_buffer`,
 //! `gosched_js_callback`); those never switch goroutines either.
 

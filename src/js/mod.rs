@@ -32,7 +32,7 @@
 //! ```
 //!
 //! The `.wasm` must go through Binaryen's Asyncify pass first
-//! (`tools/wasm-run --opt-only IN OUT`), like every gosched wasm module.
+//! (`cargo gosched build --target wasm32-unknown-unknown`), like every gosched wasm module.
 //!
 //! `println!` prints nothing on this target: use [`log`]. A panic traps the
 //! module (wasm has no unwinding); the loader rejects with its message, and a

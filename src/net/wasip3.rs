@@ -1152,7 +1152,7 @@ fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     };
     let ips = crate::block_on(ip_name_lookup::resolve_addresses(host.clone())).map_err(|code| {
         // wasmtime fails every lookup unless it runs with
-        // `-S allow-ip-name-lookup=y` (tools/wasip3-run passes it).
+        // `-S allow-ip-name-lookup=y` (cargo gosched passes it).
         io::Error::other(format!(
             "failed to look up {host:?}: wasi:sockets/ip-name-lookup: {code:?} \
              (the host may not allow lookups: wasmtime -S allow-ip-name-lookup=y)"

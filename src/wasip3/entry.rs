@@ -12,7 +12,7 @@
 //! wit-bindgen embeds its own), so the user passes no linker flags. The bytes
 //! are `run-export.wit` encoded by
 //! `wasm-tools component embed run-export.wit --world run-export EMPTY.wasm --only-custom`
-//! (tools/wasip3-run --regen-type rebuilds and checks them).
+//! (cargo-gosched's test `gosched_run_export_type_encodes_its_wit` checks them).
 
 /// Encoded WIT of `world run-export { export wasi:cli/run@0.3.0; }`.
 #[used]

@@ -3,7 +3,7 @@
 // GOSCHED_JS_SUITE to the processed module. One fresh instance per test.
 import { setFlagsFromString } from "node:v8";
 // Node 20's V8 can crash when wasm memory grows during incremental marking
-// (see tools/wasi-run.mjs); mark all at once.
+// (see cargo-gosched/assets/wasi-run.mjs); mark all at once.
 setFlagsFromString("--no-incremental-marking");
 import { test } from "node:test";
 import assert from "node:assert/strict";

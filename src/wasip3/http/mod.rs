@@ -29,7 +29,7 @@
 //! ```
 //!
 //! Serve it with `wasmtime serve -S p3 -S cli --addr 127.0.0.1:8080
-//! NAME.component.wasm` (`cargo run` does, through tools/wasip3-run).
+//! NAME.component.wasm` (`cargo gosched run --target wasm32-wasip2` does).
 //!
 //! What happens to a request:
 //!
