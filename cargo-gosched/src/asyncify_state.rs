@@ -134,11 +134,27 @@ fn analyze(wasm: &[u8]) -> Result<Option<Module>> {
                     types.push(ty.map_err(err)?);
                 }
             }
+            // Every function an element segment or a `ref.func` names may
+            // end up in a table (`table.set` can put it there).
             Payload::ElementSection(reader) => {
                 for element in reader {
-                    if let ElementItems::Functions(functions) = element.map_err(err)?.items {
-                        for f in functions {
-                            table.push(f.map_err(err)?);
+                    match element.map_err(err)?.items {
+                        ElementItems::Functions(functions) => {
+                            for f in functions {
+                                table.push(f.map_err(err)?);
+                            }
+                        }
+                        ElementItems::Expressions(_, exprs) => {
+                            for expr in exprs {
+                                let mut ops = expr.map_err(err)?.get_operators_reader();
+                                while !ops.eof() {
+                                    if let Operator::RefFunc { function_index } =
+                                        ops.read().map_err(err)?
+                                    {
+                                        table.push(function_index);
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -155,6 +171,7 @@ fn analyze(wasm: &[u8]) -> Result<Option<Module>> {
                         | Operator::ReturnCallIndirect { type_index, .. } => {
                             indirect.push(type_index)
                         }
+                        Operator::RefFunc { function_index } => table.push(function_index),
                         // Function references: anything may be called.
                         Operator::CallRef { .. } | Operator::ReturnCallRef { .. } => writes = true,
                         _ => {}
