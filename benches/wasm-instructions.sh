@@ -7,12 +7,13 @@
 #
 #   benches/wasm-instructions.sh MODULE.wasm BENCH [TOP]
 #
-# MODULE.wasm: compare after the Asyncify step, with its name section (the
-# step's wasm-opt command plus -g), e.g.
+# MODULE.wasm: compare after the Asyncify step, e.g.
 #   cargo build --release --target wasm32-wasip1 --example compare
-#   eval "$(tools/wasm-run --print-command target/wasm32-wasip1/release/examples/compare.wasm \
-#       /tmp/compare.wasm) -g"
+#   cargo gosched asyncify target/wasm32-wasip1/release/examples/compare.wasm /tmp/compare.wasm
 #   benches/wasm-instructions.sh /tmp/compare.wasm B7
+# That output has no name section: functions are listed as
+# wasm[0]::function[N]. For names, run the step's wasm-opt command
+# (`cargo gosched asyncify --print-command IN OUT`) with -g added.
 # BENCH runs once warm-up + once timed (compare's `BENCH 1`); the count is
 # divided by both runs' operations. TOP: how many functions to list (15).
 # Needs valgrind and wasmtime (WASMTIME: the wasmtime executable itself, not a
