@@ -396,3 +396,57 @@ fn goroutines_wait_for_stacks_that_others_return() {
     });
     assert_eq!(ran, 12);
 }
+
+#[test]
+fn a_channel_hand_off_runs_the_woken_goroutine_next() {
+    // Go's runnext: the receiver a send wakes runs before goroutines that
+    // were queued earlier, while its value is still in cache.
+    let log = gosched::run(|| {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let (tx, rx) = gosched::chan::<u32>(0);
+        let l = log.clone();
+        let receiver = gosched::go(move || l.borrow_mut().push(rx.recv().unwrap()));
+        gosched::yield_now(); // the receiver parks
+        let l = log.clone();
+        let queued = gosched::go(move || l.borrow_mut().push(0));
+        tx.send(1).unwrap();
+        gosched::yield_now();
+        receiver.join().unwrap();
+        queued.join().unwrap();
+        log.take()
+    });
+    assert_eq!(log, [1, 0]);
+}
+
+#[test]
+fn goroutines_handing_values_back_and_forth_do_not_starve_the_queue() {
+    // Each hand-off puts the partner in `runnext`; the pair shares one slice
+    // (Go's inheritTime), so a goroutine queued meanwhile still runs soon.
+    const ROUNDS: u32 = 100_000;
+    let seen_at = gosched::run(|| {
+        let (ping_tx, ping_rx) = gosched::chan::<u32>(0);
+        let (pong_tx, pong_rx) = gosched::chan::<u32>(0);
+        let echo = gosched::go(move || {
+            for v in &ping_rx {
+                pong_tx.send(v).unwrap();
+            }
+        });
+        let ran = Rc::new(std::cell::Cell::new(false));
+        let r = ran.clone();
+        let bystander = gosched::go(move || r.set(true));
+        let mut seen_at = None;
+        for i in 0..ROUNDS {
+            ping_tx.send(i).unwrap();
+            assert_eq!(pong_rx.recv().unwrap(), i);
+            if ran.get() && seen_at.is_none() {
+                seen_at = Some(i);
+            }
+        }
+        drop(ping_tx);
+        echo.join().unwrap();
+        bystander.join().unwrap();
+        seen_at
+    });
+    let round = seen_at.expect("the bystander ran only after the ping-pong ended");
+    assert!(round < 100, "the bystander waited {round} round trips");
+}

@@ -3,7 +3,7 @@
 //! number: the tests of this binary share the process's signal handlers.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gosched::context::{self, ContextError};
 use gosched::signal::{self, SIGKILL, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -80,7 +80,12 @@ fn notify_context_is_cancelled_by_a_signal_and_stops_watching_when_done() {
         let (ctx, stop) = signal::notify_context(&context::background(), &[SIGWINCH]).unwrap();
         drop(stop);
         assert_eq!(ctx.err(), Some(ContextError::Canceled));
-        gosched::sleep(Duration::from_millis(5));
+        // They end once the signal thread has seen the stop: wait for it,
+        // boundedly, since a loaded machine may take longer than a tick.
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while gosched::num_goroutines() != before && Instant::now() < give_up {
+            gosched::sleep(Duration::from_millis(5));
+        }
         assert_eq!(gosched::num_goroutines(), before);
     });
 }

@@ -1321,3 +1321,45 @@ fn crossbeam_tick_fairness() {
         );
     });
 }
+
+#[test]
+fn a_ticker_keeps_its_ticks_under_a_full_run_queue() {
+    // 1000 goroutines each busy for 50 µs per turn keep the run queue full:
+    // one pass over it takes 50 ms, five ticker periods. The goroutine a
+    // timer wakes goes to the front of the queue, so it gets nearly every
+    // tick; at the back it would get about one in five. (On a loaded
+    // machine the process also loses ticks while it is descheduled: the
+    // bound is loose.)
+    const WORKERS: usize = 1000;
+    const PERIOD: Duration = Duration::from_millis(10);
+    let (ticks, expected) = run(|| {
+        let stop = Rc::new(Cell::new(false));
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                let stop = stop.clone();
+                go(move || {
+                    while !stop.get() {
+                        busy_for(Duration::from_micros(50));
+                        yield_now();
+                    }
+                })
+            })
+            .collect();
+        yield_now(); // every worker is running
+        let ticker = Ticker::new(PERIOD);
+        let t0 = now();
+        let mut ticks = 0u32;
+        while now() - t0 < 30 * PERIOD {
+            ticker.receiver().recv().unwrap();
+            ticks += 1;
+        }
+        let expected = ((now() - t0).as_nanos() / PERIOD.as_nanos()) as u32;
+        stop.set(true);
+        workers.into_iter().for_each(|w| w.join().unwrap());
+        (ticks, expected)
+    });
+    assert!(
+        ticks * 2 >= expected,
+        "the ticker's goroutine got {ticks} of {expected} ticks"
+    );
+}

@@ -73,14 +73,17 @@ fn cargo(subcommand: &str, o: &Options) -> Result<Command> {
         // it. Else build.rustflags: a crate's own target.wasm32-wasip2.rustflags
         // take precedence (gosched's repository passes the argument there; it
         // may be given only once).
-        match std::env::var("RUSTFLAGS") {
-            Ok(flags) => {
-                cmd.env("RUSTFLAGS", format!("{flags} -C {SKIP_WIT_COMPONENT}"));
-            }
-            Err(_) => {
-                cmd.arg("--config").arg(format!(
-                    "build.rustflags = [\"-C\", \"{SKIP_WIT_COMPONENT}\"]"
-                ));
+        // Doctests are linked by rustdoc, which takes rustdocflags instead
+        // (no config of the repository sets those).
+        for (env, key) in [("RUSTFLAGS", "rustflags"), ("RUSTDOCFLAGS", "rustdocflags")] {
+            match std::env::var(env) {
+                Ok(flags) => {
+                    cmd.env(env, format!("{flags} -C {SKIP_WIT_COMPONENT}"));
+                }
+                Err(_) => {
+                    cmd.arg("--config")
+                        .arg(format!("build.{key} = [\"-C\", \"{SKIP_WIT_COMPONENT}\"]"));
+                }
             }
         }
     }

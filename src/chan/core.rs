@@ -150,8 +150,9 @@ impl<T> Waiter<T> {
         self.g.as_ref().is_none_or(|g| !g.is_dead())
     }
 
-    /// Records the outcome and wakes the goroutine. The caller has taken the
-    /// waiter out of its queue.
+    /// Records the outcome and wakes the goroutine at the back of the run
+    /// queue (close, observers). The caller has taken the waiter out of its
+    /// queue.
     #[inline(always)]
     fn fire(&self, outcome: Outcome) {
         debug_assert!(self.is_live() || self.is_watching());
@@ -162,6 +163,30 @@ impl<T> Waiter<T> {
         // Without a scheduler the goroutine was unwound with its `run`.
         if let (Some(s), Some(g)) = (try_scheduler(), &self.g) {
             s.unpark(g);
+        }
+    }
+
+    /// Fires a live waiter whose value was just handed over. A plain send or
+    /// receive runs next (the scheduler's `runnext`); a select goes to the
+    /// back of the queue, so that its partners, queued meanwhile, are
+    /// ready when it looks again (B4: one park per value otherwise).
+    #[inline(always)]
+    fn hand_off(&self) {
+        debug_assert!(self.is_live());
+        self.outcome.set(Outcome::Done);
+        let run_next = match &self.select {
+            Some(sel) => {
+                sel.ctx.set(sel.case());
+                false
+            }
+            None => true,
+        };
+        if let (Some(s), Some(g)) = (try_scheduler(), &self.g) {
+            if run_next {
+                s.unpark_next(g);
+            } else {
+                s.unpark(g);
+            }
         }
     }
 
@@ -318,7 +343,7 @@ impl<T> Chan<T> {
         if let Some(w) = Self::pop_live(&self.recvq) {
             // A receiver waits, so the buffer is empty: hand over directly.
             w.slot.set(Some(value));
-            w.fire(Outcome::Done);
+            w.hand_off();
             return Ok(());
         }
         let mut buf = self.buf.borrow_mut();
@@ -343,13 +368,13 @@ impl<T> Chan<T> {
             if let Some(w) = Self::pop_live(&self.sendq) {
                 let v = w.slot.take().expect("a waiting sender holds its value");
                 self.buf.borrow_mut().push_back(v);
-                w.fire(Outcome::Done);
+                w.hand_off();
             }
             return Ok(value);
         }
         if let Some(w) = Self::pop_live(&self.sendq) {
             let v = w.slot.take().expect("a waiting sender holds its value");
-            w.fire(Outcome::Done);
+            w.hand_off();
             return Ok(v);
         }
         if self.closed.get() {

@@ -5,17 +5,28 @@
 //! 1. `spawn` takes a stack from the pool, builds a coroutine on it, enters the
 //!    goroutine in the table (id, name, slot) and appends it to the run queue
 //!    (`Runnable`).
-//! 2. The loop pops the queue's front, marks it `Running` and resumes it.
+//! 2. The loop takes the `runnext` goroutine if there is one, else the
+//!    queue's front, marks it `Running` and resumes it.
 //! 3. The goroutine runs until it parks (`Parked(reason)`: it waits on a
 //!    channel, a timer, a lock, a future...), yields (back of the queue), or
 //!    returns (`Dead`: its stack goes back to the pool, its slot is freed).
 //! 4. `unpark` makes a parked goroutine `Runnable` and queues it once, however
 //!    often it is called; an unpark that finds the goroutine not parked leaves
-//!    a token that makes its next park return at once.
-//! 5. Every [`POLL_INTERVAL`] switches, and whenever the queue runs dry, the
+//!    a token that makes its next park return at once. A channel hand-off
+//!    (`unpark_next`) puts the goroutine it woke in `runnext` instead, as Go's
+//!    `ready(gp, next=true)` does (it runs while its partner's data is still
+//!    in cache; a goroutine already there goes to the back of the queue).
+//!    Goroutines taken from `runnext` in a row share one slice of
+//!    [`RUNNEXT_SLICE`] switches (Go's `inheritTime`): after that the next
+//!    one goes to the back of the queue, so that two goroutines handing
+//!    values to each other cannot starve the queue.
+//! 5. Every [`POLL_INTERVAL`] switches, and whenever nothing is runnable, the
 //!    loop takes wake-ups queued by other threads, fires due timers, and
 //!    takes the goroutines whose platform events arrived
-//!    (`Platform::poll_ready`: socket readiness).
+//!    (`Platform::poll_ready`: socket readiness). The goroutines that due
+//!    timers woke go to the front of the queue, in deadline order, ahead of
+//!    everything queued (Go readies them into `runnext`): a ticker keeps its
+//!    ticks however long the queue.
 //! 6. With nothing runnable it goes idle (see [`crate::platform`]): the idle
 //!    hook, then the deadlock check, then `Platform::before_idle`.
 //! 7. A goroutine due to start when no stack can be had (memory, address
@@ -54,6 +65,10 @@ use timer::{TimerAction, Timers};
 /// the run queue busy. Reading the clock costs more than a switch.
 const POLL_INTERVAL: u32 = 61;
 
+/// Switches that goroutines taken from `runnext` in a row may run before the
+/// queue's front gets its turn (step 4).
+const RUNNEXT_SLICE: u32 = 61;
+
 /// Goroutines the deadlock report lists one by one.
 const DUMP_LINES: usize = 100;
 
@@ -73,6 +88,13 @@ pub(crate) enum Stop {
 
 pub(crate) struct Scheduler {
     runq: RefCell<VecDeque<GRef>>,
+    /// Step 4: the goroutine a channel hand-off just woke; it runs next.
+    runnext: Cell<Option<GRef>>,
+    /// Goroutines taken from `runnext` since the last from `runq`.
+    runnext_streak: Cell<u32>,
+    /// The running goroutine (a second handle: moving the scheduler's in,
+    /// with the borrow held across the switch, cost 18 instructions more per
+    /// yield).
     current: RefCell<Option<GRef>>,
     table: RefCell<Table>,
     timers: RefCell<Timers>,
@@ -179,6 +201,8 @@ impl Scheduler {
         rng::seed(platform.random_seed());
         Scheduler {
             runq: RefCell::new(VecDeque::new()),
+            runnext: Cell::new(None),
+            runnext_streak: Cell::new(0),
             current: RefCell::new(None),
             table: RefCell::new(Table::default()),
             timers: RefCell::new(Timers::default()),
@@ -260,6 +284,51 @@ impl Scheduler {
         }
     }
 
+    /// `unpark`, but `g` runs next (step 4): for a channel hand-off. The
+    /// common case (a parked goroutine, no other in `runnext`) is inlined
+    /// into every send and receive; the rest is out of line.
+    #[inline(always)]
+    pub(crate) fn unpark_next(&self, g: &GRef) {
+        if !matches!(g.state.get(), State::Parked(_)) {
+            return self.unpark(g);
+        }
+        g.state.set(State::Runnable);
+        if let Some(kicked) = self.runnext.replace(Some(g.clone())) {
+            self.requeue(kicked);
+        }
+    }
+
+    /// A goroutine that `unpark_next` pushed out of `runnext`: to the back
+    /// of the queue.
+    #[cold]
+    #[inline(never)]
+    fn requeue(&self, g: GRef) {
+        self.runq.borrow_mut().push_back(g);
+    }
+
+    /// The goroutine to run next (steps 2 and 4).
+    #[inline(always)]
+    fn next_runnable(&self) -> Option<GRef> {
+        if let Some(g) = self.runnext.take() {
+            let streak = self.runnext_streak.get();
+            if streak < RUNNEXT_SLICE {
+                self.runnext_streak.set(streak + 1);
+                return Some(g);
+            }
+            self.runq.borrow_mut().push_back(g);
+        }
+        self.runnext_streak.set(0);
+        self.runq.borrow_mut().pop_front()
+    }
+
+    /// Whether any goroutine is runnable.
+    fn has_runnable(&self) -> bool {
+        let next = self.runnext.take();
+        let any = next.is_some() || !self.runq.borrow().is_empty();
+        self.runnext.set(next);
+        any
+    }
+
     /// Parks the running goroutine until it is unparked or, with a deadline,
     /// until the platform clock reaches it. Returns whether the timer ended the
     /// park. May return early (a stale token or wake-up): callers re-check
@@ -278,15 +347,23 @@ impl Scheduler {
             if g.token.replace(false) {
                 return false;
             }
+            // Numbered before the timer is armed: a timer of an earlier park
+            // no longer matches.
+            g.park_seq.set(g.park_seq.get() + 1);
             if let Some(when) = deadline {
                 self.arm_park_timer(g, when);
             }
             g.state.set(State::Parked(reason));
         }
         coro::suspend();
+        // Only this park's own timer sets `timed_out`, so a park without a
+        // deadline has nothing to look at after the switch (the path every
+        // channel hand-off takes).
+        if deadline.is_none() {
+            return false;
+        }
         let current = self.current.borrow();
         let g = current.as_ref().expect("a goroutine is running");
-        g.park_seq.set(g.park_seq.get() + 1);
         g.timed_out.replace(false)
     }
 
@@ -303,13 +380,8 @@ impl Scheduler {
     /// Always inlined: see `park`.
     #[inline(always)]
     pub(crate) fn yield_now(&self) {
-        // `switch_to` sees the state and re-queues the goroutine it holds.
-        self.current
-            .borrow()
-            .as_ref()
-            .expect("a goroutine is running")
-            .state
-            .set(State::Runnable);
+        // A goroutine that suspends still `Running` has yielded: `switch_to`
+        // re-queues the goroutine it holds.
         coro::suspend();
     }
 
@@ -387,8 +459,7 @@ impl Scheduler {
     pub(crate) fn run_until_dead(&self, main: &GRef) -> Stop {
         let mut since_poll = 0u32;
         loop {
-            let next = self.runq.borrow_mut().pop_front();
-            match next {
+            match self.next_runnable() {
                 Some(g) => {
                     if self.switch_to(g) == Resumed::Finished && main.state.get() == State::Dead {
                         return Stop::MainReturned;
@@ -401,7 +472,7 @@ impl Scheduler {
                 }
                 None => {
                     self.poll_events();
-                    if self.runq.borrow().is_empty() {
+                    if !self.has_runnable() {
                         if let Some(stop) = self.idle() {
                             return stop;
                         }
@@ -436,7 +507,10 @@ impl Scheduler {
         };
         match (resumed, g.state.get()) {
             (Resumed::Finished, _) => self.retire(&g),
-            (Resumed::Suspended, State::Runnable) => self.runq.borrow_mut().push_back(g),
+            (Resumed::Suspended, State::Running) => {
+                g.state.set(State::Runnable);
+                self.runq.borrow_mut().push_back(g);
+            }
             (Resumed::Suspended, _) => {}
         }
         resumed
@@ -522,6 +596,11 @@ impl Scheduler {
             return;
         }
         let now = self.now();
+        // Step 5: what the timers wake goes to the front of the queue. Set
+        // aside the goroutine in `runnext`, so that a hand-off from a timer
+        // cannot push it back.
+        let queued_before = self.runq.borrow().len();
+        let next = self.runnext.take();
         let mut due_timers = std::mem::take(&mut *self.due_timers.borrow_mut());
         loop {
             let due = self.timers.borrow_mut().pop_due(now);
@@ -548,6 +627,10 @@ impl Scheduler {
             }
         }
         *self.due_timers.borrow_mut() = due_timers;
+        let mut runq = self.runq.borrow_mut();
+        runq.extend(self.runnext.replace(next));
+        let woken = runq.len() - queued_before;
+        runq.rotate_right(woken);
     }
 
     /// Step 6. `None`: go on scheduling.
@@ -620,6 +703,7 @@ impl Scheduler {
     pub(crate) fn teardown(&self) {
         loop {
             self.runq.borrow_mut().clear();
+            self.runnext.take();
             self.stackless.borrow_mut().clear();
             let victims: Vec<GRef> = self.table.borrow().iter().cloned().collect();
             if victims.is_empty() {
