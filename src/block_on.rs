@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::runtime::remote::FutureWake;
-use crate::runtime::scheduler;
+use crate::runtime::{scheduler, WaitReason};
 
 /// Polls `future` to completion on the calling goroutine. While the future is
 /// pending only this goroutine waits; the others keep running.
@@ -41,7 +41,14 @@ use crate::runtime::scheduler;
 /// assert_eq!(answer, 42);
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    let s = scheduler("gosched::block_on");
+    block_on_as(WaitReason::Future, "gosched::block_on", future)
+}
+
+/// [`block_on`] for gosched's own waits, whose goroutine dump line says what
+/// they wait for (`[IO wait]` for a socket or stdin, as in Go) rather than
+/// `[future]`. `what` names the call in the panic outside a goroutine.
+pub(crate) fn block_on_as<F: Future>(reason: WaitReason, what: &str, future: F) -> F::Output {
+    let s = scheduler(what);
     let g = s.current();
     let wake = Arc::new(FutureWake::new(s.remote().clone(), g.slot.get(), g.id));
     drop(g);
@@ -55,7 +62,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             return output;
         }
         if !wake.take_woken() {
-            s.park_on_future(&wake);
+            s.park_on_future(&wake, reason);
         }
     }
 }

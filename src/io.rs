@@ -18,12 +18,16 @@
 //! - WASIp3 components: one `wasi:cli/stdin@0.3.0` stream, read in
 //!   [`block_on`](crate::block_on).
 //!
+//! Meanwhile [`goroutine_dump`](crate::goroutine_dump) shows the reader as
+//! `[IO wait]`, as Go's dump does.
+//!
 //! One buffer per thread sits behind a [`sync::Mutex`](crate::sync::Mutex):
 //! goroutines that read at once take turns, each read or line whole. Do not
 //! mix with [`std::io::stdin`], whose own buffer may take input first.
 
 use std::io::{self, BufRead, BufReader, Read};
 
+use crate::runtime::WaitReason;
 use crate::sync::{Mutex, MutexGuard};
 
 /// Bytes the buffer takes per host read (std's default).
@@ -187,17 +191,27 @@ struct RawStdin;
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 const STDIN_FD: u32 = 0;
 
+/// What the panic outside a goroutine says.
+const READING: &str = "reading gosched::io::stdin()";
+
 impl Read for RawStdin {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let _ = crate::runtime::scheduler("reading gosched::io::stdin()");
+        let _ = crate::runtime::scheduler(READING);
         read_stdin(buf)
     }
+}
+
+/// [`block_on`](crate::block_on) for a read: the goroutine dump shows the
+/// goroutine as `[IO wait]`, as Go's does.
+#[cfg(target_arch = "wasm32")]
+fn io_wait<F: std::future::Future>(read: F) -> F::Output {
+    crate::block_on::block_on_as(WaitReason::IoWait, READING, read)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 fn read_stdin(buf: &mut [u8]) -> io::Result<usize> {
     let len = buf.len();
-    let (data, result) = crate::unblock(move || {
+    let (data, result) = crate::unblock::offload(WaitReason::IoWait, READING, move || {
         let mut data = vec![0; len];
         let result = io::stdin().read(&mut data);
         (data, result)
@@ -228,7 +242,7 @@ fn read_stdin(buf: &mut [u8]) -> io::Result<usize> {
         STREAM.with_borrow_mut(|s| *s = Some(None));
         return Ok(0);
     };
-    let (status, data) = crate::block_on(bytes.read(Vec::with_capacity(buf.len())));
+    let (status, data) = io_wait(bytes.read(Vec::with_capacity(buf.len())));
     if !data.is_empty() || status != StreamResult::Dropped {
         buf[..data.len()].copy_from_slice(&data);
         STREAM.with_borrow_mut(|s| *s = Some(Some((bytes, result))));
@@ -237,7 +251,7 @@ fn read_stdin(buf: &mut [u8]) -> io::Result<usize> {
     // The end of input, or a failure.
     STREAM.with_borrow_mut(|s| *s = Some(None));
     drop(bytes);
-    match crate::block_on(result.into_future()) {
+    match io_wait(result.into_future()) {
         Ok(()) => Ok(0),
         Err(code) => Err(io::Error::other(format!("wasi:cli/stdin: {code:?}"))),
     }
@@ -246,7 +260,7 @@ fn read_stdin(buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(all(target_os = "wasi", target_env = "p1"))]
 fn read_stdin(buf: &mut [u8]) -> io::Result<usize> {
     loop {
-        crate::block_on(crate::platform::readable(STDIN_FD));
+        io_wait(crate::platform::readable(STDIN_FD));
         match crate::platform::read_fd(STDIN_FD, buf) {
             // Another reader of the fd was first (Node's pipes are
             // non-blocking): wait for the next data.

@@ -167,6 +167,37 @@ pub fn current_name() -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The goroutine dump of this thread's scheduler: one line per live
+/// goroutine, by id, with its name and what it waits for, as the deadlock
+/// report prints it (`goroutine 4 "reader" [IO wait]`). The calling
+/// goroutine is `[running]`. For a program that hangs but is not deadlocked
+/// (goroutines wait for sockets or stdin): what Go prints on `SIGQUIT` or
+/// `runtime.Stack(buf, true)`, without the stacks. Beyond 100 goroutines the
+/// rest are counted by state.
+///
+/// # Panics
+///
+/// Outside a goroutine.
+///
+/// ```
+/// gosched::run(|| {
+///     let (tx, rx) = gosched::chan::<()>(0);
+///     gosched::Builder::new()
+///         .name("waiter".into())
+///         .spawn(move || rx.recv())
+///         .unwrap();
+///     gosched::yield_now();
+///     assert_eq!(
+///         gosched::goroutine_dump(),
+///         "goroutine 1 \"main\" [running]\ngoroutine 2 \"waiter\" [chan receive]"
+///     );
+///     drop(tx);
+/// });
+/// ```
+pub fn goroutine_dump() -> String {
+    runtime::scheduler("gosched::goroutine_dump").goroutine_dump()
+}
+
 /// Registers `hook` to run each time the scheduler goes idle, before it asks
 /// the platform to wait (the role of Go's proposed `runtime.wasiOnIdle`).
 ///

@@ -8,8 +8,9 @@
 //! created by the initializer on the goroutine's first access and dropped
 //! when the goroutine finishes (on its own stack, after its code returned or
 //! panicked, before [`JoinHandle::join`](crate::JoinHandle::join) returns).
-//! Goroutines abandoned when `main` returns drop their values with their
-//! records.
+//! Goroutines still parked when `main` returns drop their values before
+//! [`run`](crate::run) returns (on wasm too, where their frames are
+//! abandoned).
 //!
 //! ```
 //! use std::cell::Cell;

@@ -1,9 +1,12 @@
 //! Offload: blocking calls on a pool of OS threads, parking only the caller.
 
+use crate::runtime::WaitReason;
+
 /// Runs the blocking closure `f` (a DNS lookup, file I/O, a C call) on a
 /// pool of OS threads and parks only the calling goroutine until it returns
 /// its value; the other goroutines keep running. Go's extra Ms, tokio's
-/// `spawn_blocking`.
+/// `spawn_blocking`. Meanwhile [`goroutine_dump`](crate::goroutine_dump)
+/// shows the caller as `[syscall]`, as Go shows a blocking system call.
 ///
 /// The pool is the [`blocking`](https://crates.io/crates/blocking) crate's
 /// (chosen over a hand-written pool: it is smol's well-kept pool, grows on
@@ -38,11 +41,24 @@
 /// assert_eq!((value, ticks), (42, 5));
 /// ```
 pub fn unblock<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    crate::runtime::scheduler("gosched::unblock");
+    offload(WaitReason::Syscall, "gosched::unblock", f)
+}
+
+/// [`unblock`], with the goroutine dump's `reason` for the wait and `what`
+/// for the panic outside a goroutine.
+pub(crate) fn offload<T: Send + 'static>(
+    reason: WaitReason,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    crate::runtime::scheduler(what);
     #[cfg(not(loom))]
-    return crate::block_on(blocking::unblock(f));
+    return crate::block_on::block_on_as(reason, what, blocking::unblock(f));
     // The loom build checks the cross-thread wake path only, without the pool
     // (Cargo.toml): here `f` runs on the caller.
     #[cfg(loom)]
-    f()
+    {
+        let _ = reason;
+        f()
+    }
 }

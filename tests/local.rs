@@ -90,6 +90,21 @@ fn values_drop_when_their_goroutine_ends_before_join_returns() {
 }
 
 #[test]
+fn values_of_goroutines_still_parked_when_main_returns_drop_before_run_returns() {
+    DROPS.with_borrow_mut(Vec::clear);
+    gosched::run(|| {
+        // Parked for good: unwound natively, abandoned on wasm.
+        gosched::go(|| {
+            NOISY.with_borrow_mut(|n| *n = Some(Noisy("parked".into())));
+            gosched::block_on(std::future::pending::<()>());
+        });
+        gosched::yield_now();
+        assert!(DROPS.with_borrow(Vec::is_empty));
+    });
+    assert_eq!(DROPS.with_borrow(Vec::clone), ["parked"]);
+}
+
+#[test]
 fn a_destructor_may_use_other_keys() {
     struct UsesNoisy;
     impl Drop for UsesNoisy {

@@ -1,6 +1,7 @@
 //! `gosched::io::stdin` parks only the reading goroutine: examples/stdin_lines
 //! runs as a child process whose stdin gets a line every 150 ms, and its
-//! ticker goroutine (every 10 ms) must keep ticking between the lines.
+//! ticker goroutine (every 10 ms) must keep ticking between the lines; the
+//! goroutine dump it prints first must show main as `[IO wait]`.
 //!
 //! Natively the child is this test binary itself, running the example's
 //! `main` in its ignored `child_runs_the_example` test. On wasm32-wasip1 the child is the example's module under cargo-gosched's runner,
@@ -54,6 +55,9 @@ fn feed_slowly(mut command: Command) {
     };
     // (The native child is a test binary: libtest's lines come first.)
     while next() != "reading stdin, ticking every 10 ms" {}
+    // The ticker's goroutine dump: main parked on its read, as Go names it.
+    assert_eq!(next(), r#"goroutine 1 "main" [IO wait]"#);
+    assert_eq!(next(), r#"goroutine 2 "ticker" [running]"#);
 
     let mut stdin = child.0.stdin.take().unwrap();
     let mut seen = Vec::new();

@@ -11,7 +11,9 @@
 //!
 //! Backends live in their own files behind this one cfg ladder: native
 //! (corosensei on mmap'd stacks, `native.rs`, `stack.rs`, `overflow.rs`) and
-//! wasm32 (Binaryen Asyncify on heap stacks, `asyncify.rs`, `wasm_stack.rs`).
+//! wasm32 (Binaryen Asyncify on heap stacks, `asyncify.rs`, `wasm_stack.rs`;
+//! with `--cfg gosched_stack_switching`, wasm continuations patched in after
+//! linking, `stack_switch.rs`, an experiment for wasmtime).
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
@@ -27,13 +29,17 @@ pub(crate) use overflow::install as install_overflow_handler;
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use stack::{acquire, round_to_page, StackKind};
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(gosched_stack_switching)))]
 mod asyncify;
+#[cfg(all(target_arch = "wasm32", gosched_stack_switching))]
+mod stack_switch;
 #[cfg(target_arch = "wasm32")]
 mod wasm_stack;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(gosched_stack_switching)))]
 pub(crate) use asyncify::{in_coroutine, suspend, Coroutine};
+#[cfg(all(target_arch = "wasm32", gosched_stack_switching))]
+pub(crate) use stack_switch::{in_coroutine, suspend, Coroutine};
 #[cfg(target_arch = "wasm32")]
 pub(crate) use wasm_stack::{acquire, round_to_page, StackKind};
 

@@ -53,6 +53,29 @@
 //! `wasi:sockets/ip-name-lookup`. What wasi:sockets lacks (`set_nodelay`,
 //! conversions from std's sockets) is listed in src/net/wasip3.rs.
 
+/// A doc example for the backends' shared methods: `$make` makes a socket
+/// `s`, then `$body` runs, in a goroutine.
+macro_rules! example {
+    ($make:expr, $($body:expr),*) => {
+        concat!(fence!(), "\ngosched::run(|| {\n    ", $make, $("\n    ", $body,)* "\n});\n```")
+    };
+}
+
+/// WASIp3 examples are compiled, not run: each would cost CI an Asyncify
+/// pass of its own.
+#[cfg(not(target_arch = "wasm32"))]
+macro_rules! fence {
+    () => {
+        "```"
+    };
+}
+#[cfg(target_arch = "wasm32")]
+macro_rules! fence {
+    () => {
+        "```no_run"
+    };
+}
+
 mod addr;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
@@ -61,9 +84,36 @@ mod wasip3;
 
 pub use addr::ToSocketAddrs;
 #[cfg(not(target_arch = "wasm32"))]
-pub use native::{Incoming, TcpListener, TcpStream, UdpSocket};
+pub use native::{TcpListener, TcpStream, UdpSocket};
 pub use std::net::{
     AddrParseError, IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6,
 };
 #[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
-pub use wasip3::{Incoming, TcpListener, TcpStream, UdpSocket};
+pub use wasip3::{TcpListener, TcpStream, UdpSocket};
+
+/// The iterator of [`TcpListener::incoming`]: never ends, each item is one
+/// `accept`.
+///
+/// ```
+/// gosched::run(|| {
+///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     gosched::go(move || drop(gosched::net::TcpStream::connect(addr).unwrap()));
+///     for conn in listener.incoming().take(1) {
+///         assert!(conn.is_ok());
+///     }
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    // Set by the backends' `TcpListener::incoming`.
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = std::io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<std::io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(stream, _)| stream))
+    }
+}

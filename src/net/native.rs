@@ -27,6 +27,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::addr::{LookupKind, ToSocketAddrs};
+use super::Incoming;
 use crate::platform::{Direction, Netpoller, Waiter};
 use crate::runtime::{self, Scheduler, WaitReason};
 
@@ -139,6 +140,17 @@ impl<S: AsRawFd> Pollable<S> {
         }
     }
 
+    /// One call with the socket's timeout for `direction`, whose success
+    /// never shows the direction drained: a datagram moves whole, a peek
+    /// takes nothing.
+    fn whole<R>(&self, direction: Direction, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        let timeout = match direction {
+            Direction::Read => self.settings.read_timeout.get(),
+            Direction::Write => self.settings.write_timeout.get(),
+        };
+        self.io(direction, timeout, would_block_timeout, op, |_| false)
+    }
+
     /// Whether a system call in `direction` may succeed (step 5 of
     /// src/platform/native.rs): unknown until registered.
     fn may_be_ready(&self, direction: Direction) -> bool {
@@ -192,11 +204,7 @@ impl<S: AsRawFd> Pollable<S> {
             direction,
             waiter,
         };
-        let reason = match direction {
-            Direction::Read => WaitReason::IoRead,
-            Direction::Write => WaitReason::IoWrite,
-        };
-        s.park(reason, deadline);
+        s.park(WaitReason::IoWait, deadline);
         Ok(())
     }
 
@@ -258,7 +266,11 @@ fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     let lookup = addr.to_lookup()?;
     match lookup.0 {
         LookupKind::Addrs(addrs) => Ok(addrs),
-        _ if runtime::in_goroutine() => crate::unblock(move || lookup.resolve_here()),
+        _ if runtime::in_goroutine() => crate::unblock::offload(
+            WaitReason::IoWait,
+            "a gosched::net name lookup",
+            move || lookup.resolve_here(),
+        ),
         _ => lookup.resolve_here(),
     }
 }
@@ -281,6 +293,167 @@ fn each_addr<T>(
             "could not resolve to any addresses",
         )
     }))
+}
+
+/// The methods (and fd and `Debug` impls) every socket type has with one
+/// meaning, written once with
+/// their docs and examples, as std writes its integer types' methods
+/// (`int_impl!`): `$make` makes a socket `s` in each example, `$wait` is a
+/// call on it that waits for input.
+macro_rules! socket_methods {
+    ($ty:ident, $make:literal, $wait:literal) => {
+        impl $ty {
+            /// The local address.
+            ///
+            #[doc = example!($make, "assert!(s.local_addr().unwrap().ip().is_loopback());")]
+            pub fn local_addr(&self) -> io::Result<SocketAddr> {
+                self.io.sock.local_addr()
+            }
+
+            /// Sets the IP time-to-live (for a listener: of the connections
+            /// it accepts).
+            ///
+            #[doc = example!($make, "s.set_ttl(60).unwrap();", "assert_eq!(s.ttl().unwrap(), 60);")]
+            pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+                self.io.sock.set_ttl(ttl)
+            }
+
+            /// The IP time-to-live.
+            ///
+            #[doc = example!($make, "assert!(s.ttl().unwrap() > 0);")]
+            pub fn ttl(&self) -> io::Result<u32> {
+                self.io.sock.ttl()
+            }
+
+            /// Takes the socket's pending error (`SO_ERROR`).
+            ///
+            #[doc = example!($make, "assert!(s.take_error().unwrap().is_none());")]
+            pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+                self.io.sock.take_error()
+            }
+
+            /// With `true`, calls that would block return
+            /// [`io::ErrorKind::WouldBlock`] instead of parking the
+            /// goroutine, as in std. Shared with the socket's `try_clone`s.
+            ///
+            #[doc = example!(
+                                        $make,
+                                        "s.set_nonblocking(true).unwrap();",
+                                        "let err = ", $wait, ".unwrap_err();",
+                                        "assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);"
+                                    )]
+            pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+                self.io.settings.nonblocking.set(nonblocking);
+                Ok(())
+            }
+        }
+
+        impl AsRawFd for $ty {
+            fn as_raw_fd(&self) -> RawFd {
+                self.io.sock.as_raw_fd()
+            }
+        }
+
+        impl AsFd for $ty {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.io.sock.as_fd()
+            }
+        }
+
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($ty)).field(&self.io.sock).finish()
+            }
+        }
+    };
+}
+
+/// The methods [`TcpStream`] and [`UdpSocket`] share beyond
+/// [`socket_methods!`]'s; `$std` is the std type.
+macro_rules! data_socket_methods {
+    ($ty:ident, $std:ty, $make:literal, $wait:literal) => {
+        socket_methods!($ty, $make, $wait);
+
+        impl $ty {
+            /// A second handle to the same socket (a `dup`ed fd): one
+            /// goroutine may read through one while another writes through
+            /// the other. Timeouts and non-blocking mode are shared, as in
+            /// std.
+            ///
+            #[doc = example!(
+                $make,
+                "let t = s.try_clone().unwrap();",
+                "assert_eq!(s.local_addr().unwrap(), t.local_addr().unwrap());"
+            )]
+            pub fn try_clone(&self) -> io::Result<$ty> {
+                Ok($ty {
+                    io: Pollable::new(self.io.sock.try_clone()?, self.io.settings.clone()),
+                })
+            }
+
+            /// Fails a read or receive that waits longer than `timeout` with
+            /// [`io::ErrorKind::WouldBlock`] (what std gives on Unix); the
+            /// socket stays usable. `None` waits forever; a zero timeout is an
+            /// error.
+            ///
+            #[doc = example!(
+                $make,
+                "s.set_read_timeout(Some(std::time::Duration::from_millis(5))).unwrap();",
+                "let err = ", $wait, ".unwrap_err();",
+                "assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);"
+            )]
+            pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                check_timeout(timeout)?;
+                self.io.settings.read_timeout.set(timeout);
+                Ok(())
+            }
+
+            /// As [`set_read_timeout`](Self::set_read_timeout), for writes
+            /// and sends.
+            ///
+            #[doc = example!(
+                $make,
+                "let second = Some(std::time::Duration::from_secs(1));",
+                "s.set_write_timeout(second).unwrap();",
+                "assert_eq!(s.write_timeout().unwrap(), second);",
+                "assert!(s.set_write_timeout(Some(std::time::Duration::ZERO)).is_err());"
+            )]
+            pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                check_timeout(timeout)?;
+                self.io.settings.write_timeout.set(timeout);
+                Ok(())
+            }
+
+            /// The read timeout.
+            ///
+            #[doc = example!($make, "assert_eq!(s.read_timeout().unwrap(), None);")]
+            pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+                Ok(self.io.settings.read_timeout.get())
+            }
+
+            /// The write timeout.
+            ///
+            #[doc = example!($make, "assert_eq!(s.write_timeout().unwrap(), None);")]
+            pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+                Ok(self.io.settings.write_timeout.get())
+            }
+
+            /// The std socket, in blocking mode, for use outside gosched (on
+            /// another thread, or with a library that wants std's type);
+            /// `From` converts back.
+            ///
+            #[doc = example!(
+                $make,
+                "let local = s.local_addr().unwrap();",
+                concat!("let std_socket: ", stringify!($std), " = s.into_std().unwrap();"),
+                concat!("let back = gosched::net::", stringify!($ty), "::from(std_socket);"),
+                "assert_eq!(back.local_addr().unwrap(), local);"
+            )]
+            pub fn into_std(self) -> io::Result<$std> {
+                self.io.into_std()
+            }
+        }
+    };
 }
 
 /// A TCP connection, as [`std::net::TcpStream`]; reads, writes and connects
@@ -381,19 +554,6 @@ impl TcpStream {
         self.io.sock.peer_addr()
     }
 
-    /// The local address.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     assert!(s.local_addr().unwrap().ip().is_loopback());
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.sock.local_addr()
-    }
-
     /// Shuts down the read half, the write half or both; the peer reads 0
     /// after a write shutdown.
     ///
@@ -411,87 +571,6 @@ impl TcpStream {
         self.io.sock.shutdown(how)
     }
 
-    /// A second handle to the same connection (a `dup`ed fd): one goroutine
-    /// may read through one while another writes through the other. Timeouts
-    /// and non-blocking mode are shared, as in std.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     let t = s.try_clone().unwrap();
-    ///     assert_eq!(s.peer_addr().unwrap(), t.peer_addr().unwrap());
-    /// });
-    /// ```
-    pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            io: Pollable::new(self.io.sock.try_clone()?, self.io.settings.clone()),
-        })
-    }
-
-    /// Fails a read that waits longer than `timeout` with
-    /// [`io::ErrorKind::WouldBlock`] (what std gives on Unix); the stream
-    /// stays usable. `None` waits forever; a zero timeout is an error.
-    ///
-    /// ```
-    /// use std::{io::Read, time::Duration};
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let mut s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
-    ///     let err = s.read(&mut [0; 8]).unwrap_err();
-    ///     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
-    /// });
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.io.settings.read_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// As [`set_read_timeout`](Self::set_read_timeout), for writes.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
-    ///     assert_eq!(s.write_timeout().unwrap(), Some(Duration::from_secs(1)));
-    /// });
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.io.settings.write_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// The read timeout.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     assert_eq!(s.read_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.settings.read_timeout.get())
-    }
-
-    /// The write timeout.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     assert_eq!(s.write_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.settings.write_timeout.get())
-    }
-
     /// Reads without removing the data from the socket's queue.
     ///
     /// ```
@@ -507,14 +586,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = self.io.settings.read_timeout.get();
-        self.io.io(
-            Direction::Read,
-            timeout,
-            would_block_timeout,
-            |s| s.peek(buf),
-            |_| false,
-        )
+        self.io.whole(Direction::Read, |s| s.peek(buf))
     }
 
     /// Sets `TCP_NODELAY` (no Nagle delay for small writes).
@@ -544,80 +616,6 @@ impl TcpStream {
         self.io.sock.nodelay()
     }
 
-    /// Sets the IP time-to-live.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     s.set_ttl(60).unwrap();
-    ///     assert_eq!(s.ttl().unwrap(), 60);
-    /// });
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.sock.set_ttl(ttl)
-    }
-
-    /// The IP time-to-live.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     assert!(s.ttl().unwrap() > 0);
-    /// });
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.io.sock.ttl()
-    }
-
-    /// Takes the socket's pending error (`SO_ERROR`).
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     assert!(s.take_error().unwrap().is_none());
-    /// });
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.sock.take_error()
-    }
-
-    /// With `true`, calls that would block return
-    /// [`io::ErrorKind::WouldBlock`] instead of parking the goroutine, as in
-    /// std.
-    ///
-    /// ```
-    /// use std::io::Read;
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let mut s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     s.set_nonblocking(true).unwrap();
-    ///     assert_eq!(s.read(&mut [0; 4]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-    /// });
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.io.settings.nonblocking.set(nonblocking);
-        Ok(())
-    }
-
-    /// The std stream, in blocking mode, for use outside gosched (on another
-    /// thread, or with a library that wants std's type).
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let l = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    ///     let std_stream: std::net::TcpStream = s.into_std().unwrap();
-    ///     let back = gosched::net::TcpStream::from(std_stream);
-    ///     assert!(back.peer_addr().is_ok());
-    /// });
-    /// ```
-    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        self.io.into_std()
-    }
-
     fn read_timeout_now(&self) -> Option<Duration> {
         self.io.settings.read_timeout.get()
     }
@@ -626,6 +624,14 @@ impl TcpStream {
         self.io.settings.write_timeout.get()
     }
 }
+
+data_socket_methods!(
+    TcpStream,
+    std::net::TcpStream,
+    "let l = gosched::net::TcpListener::bind(\"127.0.0.1:0\").unwrap();\n    \
+     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();",
+    "std::io::Read::read(&mut &s, &mut [0; 8])"
+);
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -722,24 +728,6 @@ impl From<std::net::TcpStream> for TcpStream {
     }
 }
 
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.sock.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.sock.as_fd()
-    }
-}
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("TcpStream").field(&self.io.sock).finish()
-    }
-}
-
 /// A TCP listening socket, as [`std::net::TcpListener`]; `accept` parks only
 /// the calling goroutine.
 ///
@@ -779,18 +767,6 @@ impl TcpListener {
         TcpListener {
             io: Pollable::new(mio::net::TcpListener::from_std(listener), Rc::default()),
         }
-    }
-
-    /// The address it listens on.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     assert!(listener.local_addr().unwrap().ip().is_loopback());
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.sock.local_addr()
     }
 
     /// Waits for a connection, parking only this goroutine. At the process's
@@ -854,58 +830,6 @@ impl TcpListener {
         })
     }
 
-    /// Sets the IP time-to-live of accepted connections.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     listener.set_ttl(100).unwrap();
-    ///     assert_eq!(listener.ttl().unwrap(), 100);
-    /// });
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.sock.set_ttl(ttl)
-    }
-
-    /// The IP time-to-live.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     assert!(listener.ttl().unwrap() > 0);
-    /// });
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.io.sock.ttl()
-    }
-
-    /// Takes the socket's pending error (`SO_ERROR`).
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     assert!(listener.take_error().unwrap().is_none());
-    /// });
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.sock.take_error()
-    }
-
-    /// With `true`, `accept` returns [`io::ErrorKind::WouldBlock`] instead of
-    /// parking when no connection is pending, as in std.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     listener.set_nonblocking(true).unwrap();
-    ///     assert_eq!(listener.accept().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-    /// });
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.io.settings.nonblocking.set(nonblocking);
-        Ok(())
-    }
-
     /// The std listener, in blocking mode.
     ///
     /// ```
@@ -923,6 +847,12 @@ impl TcpListener {
     }
 }
 
+socket_methods!(
+    TcpListener,
+    "let s = gosched::net::TcpListener::bind(\"127.0.0.1:0\").unwrap();",
+    "s.accept()"
+);
+
 impl From<std::net::TcpListener> for TcpListener {
     /// Puts the std listener in non-blocking mode; `accept` parks instead.
     ///
@@ -934,50 +864,6 @@ impl From<std::net::TcpListener> for TcpListener {
             panic!("gosched::net: cannot put a std socket in non-blocking mode: {e}")
         });
         TcpListener::from_nonblocking(listener)
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.sock.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.sock.as_fd()
-    }
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("TcpListener").field(&self.io.sock).finish()
-    }
-}
-
-/// The iterator of [`TcpListener::incoming`]: never ends, each item is one
-/// `accept`.
-///
-/// ```
-/// gosched::run(|| {
-///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-///     let addr = listener.local_addr().unwrap();
-///     gosched::go(move || drop(gosched::net::TcpStream::connect(addr).unwrap()));
-///     for conn in listener.incoming().take(1) {
-///         assert!(conn.is_ok());
-///     }
-/// });
-/// ```
-#[derive(Debug)]
-pub struct Incoming<'a> {
-    listener: &'a TcpListener,
-}
-
-impl Iterator for Incoming<'_> {
-    type Item = io::Result<TcpStream>;
-
-    fn next(&mut self) -> Option<io::Result<TcpStream>> {
-        Some(self.listener.accept().map(|(stream, _)| stream))
     }
 }
 
@@ -1040,14 +926,7 @@ impl UdpSocket {
                 "no addresses to send data to",
             ));
         };
-        let timeout = self.io.settings.write_timeout.get();
-        self.io.io(
-            Direction::Write,
-            timeout,
-            would_block_timeout,
-            |s| s.send_to(buf, addr),
-            |_| false,
-        )
+        self.io.whole(Direction::Write, |s| s.send_to(buf, addr))
     }
 
     /// Receives one datagram; returns its length and sender.
@@ -1063,14 +942,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let timeout = self.io.settings.read_timeout.get();
-        self.io.io(
-            Direction::Read,
-            timeout,
-            would_block_timeout,
-            |s| s.recv_from(buf),
-            |_| false,
-        )
+        self.io.whole(Direction::Read, |s| s.recv_from(buf))
     }
 
     /// As [`recv_from`](Self::recv_from), leaving the datagram queued.
@@ -1086,14 +958,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let timeout = self.io.settings.read_timeout.get();
-        self.io.io(
-            Direction::Read,
-            timeout,
-            would_block_timeout,
-            |s| s.peek_from(buf),
-            |_| false,
-        )
+        self.io.whole(Direction::Read, |s| s.peek_from(buf))
     }
 
     /// Sets the default peer for [`send`](Self::send) and
@@ -1125,14 +990,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        let timeout = self.io.settings.write_timeout.get();
-        self.io.io(
-            Direction::Write,
-            timeout,
-            would_block_timeout,
-            |s| s.send(buf),
-            |_| false,
-        )
+        self.io.whole(Direction::Write, |s| s.send(buf))
     }
 
     /// Receives one datagram from the connected peer.
@@ -1148,14 +1006,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = self.io.settings.read_timeout.get();
-        self.io.io(
-            Direction::Read,
-            timeout,
-            would_block_timeout,
-            |s| s.recv(buf),
-            |_| false,
-        )
+        self.io.whole(Direction::Read, |s| s.recv(buf))
     }
 
     /// As [`recv`](Self::recv), leaving the datagram queued.
@@ -1171,26 +1022,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = self.io.settings.read_timeout.get();
-        self.io.io(
-            Direction::Read,
-            timeout,
-            would_block_timeout,
-            |s| s.peek(buf),
-            |_| false,
-        )
-    }
-
-    /// The local address.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert!(s.local_addr().unwrap().ip().is_loopback());
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.sock.local_addr()
+        self.io.whole(Direction::Read, |s| s.peek(buf))
     }
 
     /// The connected peer's address.
@@ -1203,78 +1035,6 @@ impl UdpSocket {
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.sock.peer_addr()
-    }
-
-    /// A second handle to the same socket; timeouts and mode are shared.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     let t = s.try_clone().unwrap();
-    ///     assert_eq!(s.local_addr().unwrap(), t.local_addr().unwrap());
-    /// });
-    /// ```
-    pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            io: Pollable::new(self.io.sock.try_clone()?, self.io.settings.clone()),
-        })
-    }
-
-    /// Fails a receive that waits longer than `timeout` with
-    /// [`io::ErrorKind::WouldBlock`], as std does on Unix.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
-    ///     let err = s.recv_from(&mut [0; 8]).unwrap_err();
-    ///     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
-    /// });
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.io.settings.read_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// As [`set_read_timeout`](Self::set_read_timeout), for sends.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert!(s.set_write_timeout(Some(Duration::ZERO)).is_err());
-    /// });
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.io.settings.write_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// The receive timeout.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert_eq!(s.read_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.settings.read_timeout.get())
-    }
-
-    /// The send timeout.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert_eq!(s.write_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.io.settings.write_timeout.get())
     }
 
     /// Allows sending to broadcast addresses.
@@ -1301,72 +1061,14 @@ impl UdpSocket {
     pub fn broadcast(&self) -> io::Result<bool> {
         self.io.sock.broadcast()
     }
-
-    /// Sets the IP time-to-live.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     s.set_ttl(30).unwrap();
-    ///     assert_eq!(s.ttl().unwrap(), 30);
-    /// });
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.sock.set_ttl(ttl)
-    }
-
-    /// The IP time-to-live.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert!(s.ttl().unwrap() > 0);
-    /// });
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.io.sock.ttl()
-    }
-
-    /// Takes the socket's pending error (`SO_ERROR`).
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert!(s.take_error().unwrap().is_none());
-    /// });
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.sock.take_error()
-    }
-
-    /// With `true`, calls that would block return
-    /// [`io::ErrorKind::WouldBlock`] instead of parking, as in std.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     s.set_nonblocking(true).unwrap();
-    ///     assert_eq!(s.recv(&mut [0; 4]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-    /// });
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.io.settings.nonblocking.set(nonblocking);
-        Ok(())
-    }
-
-    /// The std socket, in blocking mode.
-    ///
-    /// ```
-    /// gosched::run(|| {
-    ///     let s = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     let std_socket = s.into_std().unwrap();
-    ///     assert!(std_socket.local_addr().is_ok());
-    /// });
-    /// ```
-    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        self.io.into_std()
-    }
 }
+
+data_socket_methods!(
+    UdpSocket,
+    std::net::UdpSocket,
+    "let s = gosched::net::UdpSocket::bind(\"127.0.0.1:0\").unwrap();",
+    "s.recv_from(&mut [0; 8])"
+);
 
 impl From<std::net::UdpSocket> for UdpSocket {
     /// Puts the std socket in non-blocking mode; its goroutines park instead.
@@ -1376,24 +1078,6 @@ impl From<std::net::UdpSocket> for UdpSocket {
     /// If the OS refuses non-blocking mode for the socket.
     fn from(socket: std::net::UdpSocket) -> UdpSocket {
         UdpSocket { io: adopt(socket) }
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.sock.as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.sock.as_fd()
-    }
-}
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("UdpSocket").field(&self.io.sock).finish()
     }
 }
 

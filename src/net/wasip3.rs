@@ -22,6 +22,15 @@
 //!    in a goroutine that may still block, waits until the host has sent
 //!    everything (like the kernel's close, which flushes in the background);
 //!    then the socket resource is dropped.
+//! 7. A goroutine abandoned while it waits on a connection, because `main`
+//!    returned (wasm cannot unwind it: its frames and the handles they own
+//!    are never dropped), still has its goroutine-locals dropped with its
+//!    record. One of them names the connection it waited on, and its drop
+//!    closes every direction that the abandoned operation does not hold:
+//!    parked on a read, the outgoing stream closes and the peer reads end of
+//!    stream. The pending operation's stream stays open until the instance
+//!    ends, as do a listener whose `accept` and a UDP socket whose receive
+//!    was abandoned.
 //!
 //! Timeouts race the operation against `monotonic-clock.wait-for`; when the
 //! clock wins, the operation is cancelled, and what it transferred meanwhile
@@ -57,10 +66,161 @@ use ::wasip3::wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWrit
 use ::wasip3::wit_stream;
 
 use super::addr::{LookupKind, ToSocketAddrs};
+use super::Incoming;
+use crate::runtime::WaitReason;
 use crate::sync::Mutex;
 
 /// The final result of one direction of a connection.
 type Outcome = FutureReader<Result<(), ErrorCode>>;
+
+/// The methods every socket type has with one meaning, written once with
+/// their docs and examples, as std writes its integer types' methods
+/// (`int_impl!`): `$make` makes a socket `s` in each example, and
+/// `$get_hop`/`$set_hop` are its wasi:sockets hop limit accessors.
+macro_rules! socket_methods {
+    ($ty:ident, $make:literal, $get_hop:ident, $set_hop:ident) => {
+        impl $ty {
+            /// The local address.
+            ///
+            #[doc = example!($make, "assert!(s.local_addr().unwrap().ip().is_loopback());")]
+            pub fn local_addr(&self) -> io::Result<SocketAddr> {
+                let socket = &self.inner.socket;
+                socket.get_local_address().map(from_wasi).map_err(error)
+            }
+
+            /// Another handle to the same socket (timeouts included), for
+            /// example to read on one goroutine and write on another.
+            ///
+            #[doc = example!(
+                                $make,
+                                "let t = s.try_clone().unwrap();",
+                                "assert_eq!(s.local_addr().unwrap(), t.local_addr().unwrap());"
+                            )]
+            pub fn try_clone(&self) -> io::Result<$ty> {
+                Ok($ty {
+                    inner: self.inner.clone(),
+                })
+            }
+
+            /// Sets the hop limit (TTL) of the socket's packets (for a
+            /// listener: of its connections').
+            ///
+            #[doc = example!($make, "s.set_ttl(60).unwrap();", "assert_eq!(s.ttl().unwrap(), 60);")]
+            pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+                set_hop_limit(ttl, |ttl| self.inner.socket.$set_hop(ttl))
+            }
+
+            /// The hop limit (TTL).
+            ///
+            #[doc = example!($make, "assert!(s.ttl().unwrap() > 0);")]
+            pub fn ttl(&self) -> io::Result<u32> {
+                let socket = &self.inner.socket;
+                socket.$get_hop().map(u32::from).map_err(error)
+            }
+
+            /// Always `Ok(None)`: wasi:sockets reports errors by the calls
+            /// that meet them.
+            ///
+            #[doc = example!($make, "assert!(s.take_error().unwrap().is_none());")]
+            pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+                Ok(None)
+            }
+
+            /// `false` is what every gosched socket is already (a call that
+            /// waits parks its goroutine); `true` is `Unsupported` here.
+            ///
+            #[doc = example!(
+                                $make,
+                                "s.set_nonblocking(false).unwrap();",
+                                "let err = s.set_nonblocking(true).unwrap_err();",
+                                "assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);"
+                            )]
+            pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+                if nonblocking {
+                    return Err(unsupported("non-blocking mode"));
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+/// The methods [`TcpStream`] and [`UdpSocket`] share beyond
+/// [`socket_methods!`]'s; `$wait` is a call on `s` that waits for input.
+macro_rules! data_socket_methods {
+    ($ty:ident, $make:literal, $wait:literal, $get_hop:ident, $set_hop:ident) => {
+        socket_methods!($ty, $make, $get_hop, $set_hop);
+
+        impl $ty {
+            /// Makes reads and receives that wait longer than `timeout` fail
+            /// with `WouldBlock` (std's kind on Unix); `None`: wait forever.
+            /// The socket stays usable.
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+            ///
+            #[doc = example!(
+                        $make,
+                        "s.set_read_timeout(Some(std::time::Duration::from_millis(5))).unwrap();",
+                        "let err = ", $wait, ".unwrap_err();",
+                        "assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);"
+                    )]
+            pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                check_timeout(timeout)?;
+                self.inner.read_timeout.set(timeout);
+                Ok(())
+            }
+
+            /// Makes writes and sends that wait longer than `timeout` (the
+            /// host takes no more bytes) fail with `WouldBlock`; `None`: wait
+            /// forever.
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+            ///
+            #[doc = example!(
+                        $make,
+                        "let second = Some(std::time::Duration::from_secs(1));",
+                        "s.set_write_timeout(second).unwrap();",
+                        "assert_eq!(s.write_timeout().unwrap(), second);",
+                        "assert!(s.set_write_timeout(Some(std::time::Duration::ZERO)).is_err());"
+                    )]
+            pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                check_timeout(timeout)?;
+                self.inner.write_timeout.set(timeout);
+                Ok(())
+            }
+
+            /// The read timeout.
+            ///
+            #[doc = example!($make, "assert_eq!(s.read_timeout().unwrap(), None);")]
+            pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+                Ok(self.inner.read_timeout.get())
+            }
+
+            /// The write timeout.
+            ///
+            #[doc = example!($make, "assert_eq!(s.write_timeout().unwrap(), None);")]
+            pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+                Ok(self.inner.write_timeout.get())
+            }
+
+            /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
+            ///
+            #[doc = example!(
+                        $make,
+                        "let err = s.peek(&mut [0; 8]).unwrap_err();",
+                        "assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);"
+                    )]
+            pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+                let _ = buf;
+                Err(unsupported("peeking"))
+            }
+        }
+    };
+}
 
 /// A TCP server socket; [`std::net::TcpListener`]'s API on wasi:sockets.
 ///
@@ -115,22 +275,6 @@ impl TcpListener {
         })
     }
 
-    /// The address the listener is bound to.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     assert_ne!(listener.local_addr().unwrap().port(), 0);
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner
-            .socket
-            .get_local_address()
-            .map(from_wasi)
-            .map_err(error)
-    }
-
     /// Waits (parking only this goroutine) for the next connection.
     ///
     /// ```no_run
@@ -144,7 +288,7 @@ impl TcpListener {
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let socket = {
             let mut incoming = self.inner.incoming.lock();
-            crate::block_on(incoming.next())
+            io_wait(incoming.next())
         };
         let socket = socket.ok_or_else(|| {
             io::Error::new(
@@ -169,104 +313,20 @@ impl TcpListener {
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
-
-    /// Another handle to the same listener; accepts from both take turns.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let other = listener.try_clone().unwrap();
-    ///     assert_eq!(other.local_addr().unwrap(), listener.local_addr().unwrap());
-    /// });
-    /// ```
-    pub fn try_clone(&self) -> io::Result<TcpListener> {
-        Ok(TcpListener {
-            inner: self.inner.clone(),
-        })
-    }
-
-    /// Sets the hop limit (TTL) of the connections' packets.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     listener.set_ttl(64).unwrap();
-    /// });
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        set_hop_limit(ttl, |ttl| self.inner.socket.set_hop_limit(ttl))
-    }
-
-    /// The hop limit (TTL).
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     assert!(listener.ttl().unwrap() > 0);
-    /// });
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner
-            .socket
-            .get_hop_limit()
-            .map(u32::from)
-            .map_err(error)
-    }
-
-    /// Always `Ok(None)`: wasi:sockets reports errors by the calls that
-    /// meet them.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     assert!(listener.take_error().unwrap().is_none());
-    /// });
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        Ok(None)
-    }
-
-    /// `false` is what every gosched socket is already (a call that waits
-    /// parks its goroutine); `true` is `Unsupported` here.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let listener = gosched::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     listener.set_nonblocking(false).unwrap();
-    /// });
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        set_nonblocking(nonblocking)
-    }
 }
+
+socket_methods!(
+    TcpListener,
+    "let s = gosched::net::TcpListener::bind(\"127.0.0.1:0\").unwrap();",
+    get_hop_limit,
+    set_hop_limit
+);
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener")
             .field("addr", &self.local_addr().ok())
             .finish()
-    }
-}
-
-/// The iterator of [`TcpListener::incoming`]; never ends.
-///
-/// ```no_run
-/// gosched::run(|| {
-///     let listener = gosched::net::TcpListener::bind("127.0.0.1:7878").unwrap();
-///     let mut incoming: gosched::net::Incoming<'_> = listener.incoming();
-///     let _first = incoming.next();
-/// });
-/// ```
-#[derive(Debug)]
-pub struct Incoming<'a> {
-    listener: &'a TcpListener,
-}
-
-impl Iterator for Incoming<'_> {
-    type Item = io::Result<TcpStream>;
-
-    fn next(&mut self) -> Option<io::Result<TcpStream>> {
-        Some(self.listener.accept().map(|(stream, _)| stream))
     }
 }
 
@@ -385,19 +445,6 @@ impl TcpStream {
         socket.get_remote_address().map(from_wasi).map_err(error)
     }
 
-    /// The local address.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert!(stream.local_addr().unwrap().ip().is_loopback());
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let socket = &self.inner.socket;
-        socket.get_local_address().map(from_wasi).map_err(error)
-    }
-
     /// Shuts down the read side, the write side (the peer reads end of
     /// input once the data sent before has arrived) or both. Later reads
     /// return `Ok(0)`, later writes fail with `BrokenPipe`.
@@ -447,168 +494,20 @@ impl TcpStream {
     pub fn nodelay(&self) -> io::Result<bool> {
         Err(unsupported("TCP_NODELAY"))
     }
-
-    /// Makes reads that wait longer than `timeout` fail with `WouldBlock`
-    /// (std's kind on Unix); `None`: wait forever. The stream stays usable.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-    ///
-    /// ```no_run
-    /// use std::io::Read;
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let mut stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-    ///     let err = stream.read(&mut [0; 16]).unwrap_err();
-    ///     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
-    /// });
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.inner.read_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// Makes writes that wait longer than `timeout` (the host takes no more
-    /// bytes) fail with `WouldBlock`; `None`: wait forever.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     stream.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-    /// });
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.inner.write_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// The read timeout.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert_eq!(stream.read_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout.get())
-    }
-
-    /// The write timeout.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert_eq!(stream.write_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout.get())
-    }
-
-    /// Sets the hop limit (TTL) of the connection's packets.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     stream.set_ttl(64).unwrap();
-    /// });
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        set_hop_limit(ttl, |ttl| self.inner.socket.set_hop_limit(ttl))
-    }
-
-    /// The hop limit (TTL).
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert!(stream.ttl().unwrap() > 0);
-    /// });
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner
-            .socket
-            .get_hop_limit()
-            .map(u32::from)
-            .map_err(error)
-    }
-
-    /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert!(stream.peek(&mut [0; 8]).is_err());
-    /// });
-    /// ```
-    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let _ = buf;
-        Err(unsupported("peeking"))
-    }
-
-    /// Always `Ok(None)`: wasi:sockets reports errors by the calls that
-    /// meet them.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     assert!(stream.take_error().unwrap().is_none());
-    /// });
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        Ok(None)
-    }
-
-    /// `false` is what every gosched socket is already; `true` is
-    /// `Unsupported` here.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     stream.set_nonblocking(false).unwrap();
-    /// });
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        set_nonblocking(nonblocking)
-    }
-
-    /// Another handle to the same connection (timeouts included), for
-    /// example to read on one goroutine and write on another.
-    ///
-    /// ```no_run
-    /// use std::io::{Read, Write};
-    /// gosched::run(|| {
-    ///     let mut stream = gosched::net::TcpStream::connect("127.0.0.1:7878").unwrap();
-    ///     let mut reader = stream.try_clone().unwrap();
-    ///     let h = gosched::go(move || {
-    ///         let mut buf = Vec::new();
-    ///         reader.read_to_end(&mut buf).map(|_| buf)
-    ///     });
-    ///     stream.write_all(b"hello").unwrap();
-    ///     stream.shutdown(std::net::Shutdown::Write).unwrap();
-    ///     let _echo = h.join().unwrap();
-    /// });
-    /// ```
-    pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            inner: self.inner.clone(),
-        })
-    }
 }
+
+data_socket_methods!(
+    TcpStream,
+    "let l = gosched::net::TcpListener::bind(\"127.0.0.1:0\").unwrap();\n    \
+     let s = gosched::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();",
+    "std::io::Read::read(&mut &s, &mut [0; 8])",
+    get_hop_limit,
+    set_hop_limit
+);
 
 impl Connection {
     /// Step 3 of the module docs.
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read(self: &Rc<Self>, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -620,6 +519,7 @@ impl Connection {
             return Ok(0);
         };
         let (result, data) = {
+            let _waiting = WaitingOn::enter(self);
             let mut read = pin!(bytes.read(Vec::with_capacity(buf.len())));
             match race(read.as_mut(), self.read_timeout.get()) {
                 Some(done) => done,
@@ -638,10 +538,7 @@ impl Connection {
             StreamResult::Dropped => {
                 // The host ended the stream: end of input, or a failure.
                 receiving.bytes = None;
-                let outcome = receiving
-                    .outcome
-                    .take()
-                    .map(|o| crate::block_on(o.into_future()));
+                let outcome = receiving.outcome.take().map(|o| io_wait(o.into_future()));
                 match outcome {
                     Some(Err(code)) => {
                         let e = error(code);
@@ -655,7 +552,7 @@ impl Connection {
     }
 
     /// Step 4 of the module docs.
-    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+    fn write(self: &Rc<Self>, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -667,6 +564,7 @@ impl Connection {
             ));
         };
         let result = {
+            let _waiting = WaitingOn::enter(self);
             let mut write = pin!(bytes.write(buf.to_vec()));
             match race(write.as_mut(), self.write_timeout.get()) {
                 Some((result, _)) => result,
@@ -681,15 +579,61 @@ impl Connection {
             StreamResult::Complete(_) | StreamResult::Cancelled => Ok(0),
             StreamResult::Dropped => {
                 sending.bytes = None;
-                let outcome = sending
-                    .outcome
-                    .take()
-                    .map(|o| crate::block_on(o.into_future()));
+                let outcome = sending.outcome.take().map(|o| io_wait(o.into_future()));
                 Err(match outcome {
                     Some(Err(code)) => error(code),
                     _ => io::Error::new(io::ErrorKind::BrokenPipe, "the peer stopped receiving"),
                 })
             }
+        }
+    }
+
+    /// Step 7 of the module docs: closes each direction that no abandoned
+    /// goroutine holds (its pending operation borrows that stream).
+    fn close_abandoned(&self) {
+        if let Some(mut sending) = self.sending.try_lock() {
+            sending.bytes = None;
+            sending.outcome = None;
+        }
+        if let Some(mut receiving) = self.receiving.try_lock() {
+            receiving.bytes = None;
+            receiving.outcome = None;
+        }
+    }
+}
+
+crate::goroutine_local! {
+    /// The connection this goroutine is waiting on (step 7).
+    static WAITING_ON: std::cell::RefCell<Option<Abandoned>> = std::cell::RefCell::new(None);
+}
+
+/// A goroutine's wait on a connection, from before its operation starts
+/// until it ends; ending it disarms its [`Abandoned`].
+struct WaitingOn;
+
+impl WaitingOn {
+    fn enter(connection: &Rc<Connection>) -> WaitingOn {
+        WAITING_ON.with_borrow_mut(|w| *w = Some(Abandoned(Rc::downgrade(connection))));
+        WaitingOn
+    }
+}
+
+impl Drop for WaitingOn {
+    fn drop(&mut self) {
+        if let Some(mut armed) = WAITING_ON.with_borrow_mut(Option::take) {
+            armed.0 = std::rc::Weak::new();
+        }
+    }
+}
+
+/// Dropped armed only with the goroutine-locals of a goroutine abandoned
+/// while it waited: then it closes the connection.
+struct Abandoned(std::rc::Weak<Connection>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(connection) = self.0.upgrade() {
+            connection.close_abandoned();
         }
     }
 }
@@ -701,7 +645,7 @@ impl Drop for Connection {
         sending.bytes = None;
         if let Some(sent) = sending.outcome.take() {
             if crate::runtime::in_goroutine() && !std::thread::panicking() {
-                let _ = crate::block_on(sent.into_future());
+                let _ = io_wait(sent.into_future());
             }
         }
     }
@@ -792,22 +736,6 @@ impl UdpSocket {
                 }),
             })
         })
-    }
-
-    /// The address the socket is bound to.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert_ne!(socket.local_addr().unwrap().port(), 0);
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner
-            .socket
-            .get_local_address()
-            .map(from_wasi)
-            .map_err(error)
     }
 
     /// The address given to [`connect`](Self::connect).
@@ -907,116 +835,12 @@ impl UdpSocket {
         self.recv_from(buf).map(|(n, _)| n)
     }
 
-    /// Makes receives that wait longer than `timeout` fail with
-    /// `WouldBlock`; `None`: wait forever.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-    ///     assert!(socket.recv(&mut [0; 8]).is_err());
-    /// });
-    /// ```
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.inner.read_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// Makes sends that wait longer than `timeout` fail with `WouldBlock`.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     socket.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
-    /// });
-    /// ```
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        check_timeout(timeout)?;
-        self.inner.write_timeout.set(timeout);
-        Ok(())
-    }
-
-    /// The receive timeout.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert_eq!(socket.read_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout.get())
-    }
-
-    /// The send timeout.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert_eq!(socket.write_timeout().unwrap(), None);
-    /// });
-    /// ```
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout.get())
-    }
-
     fn send_datagram(&self, buf: &[u8], to: Option<SocketAddr>) -> io::Result<usize> {
         let send = pin!(self.inner.socket.send(buf.to_vec(), to.map(to_wasi)));
         race(send, self.inner.write_timeout.get())
             .ok_or_else(|| timed_out("send"))?
             .map_err(error)?;
         Ok(buf.len())
-    }
-
-    /// Another handle to the same socket.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     let other = socket.try_clone().unwrap();
-    ///     assert_eq!(other.local_addr().unwrap(), socket.local_addr().unwrap());
-    /// });
-    /// ```
-    pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            inner: self.inner.clone(),
-        })
-    }
-
-    /// Sets the unicast hop limit (TTL).
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     socket.set_ttl(64).unwrap();
-    /// });
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        set_hop_limit(ttl, |ttl| self.inner.socket.set_unicast_hop_limit(ttl))
-    }
-
-    /// The unicast hop limit (TTL).
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert!(socket.ttl().unwrap() > 0);
-    /// });
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        let socket = &self.inner.socket;
-        socket.get_unicast_hop_limit().map(u32::from).map_err(error)
     }
 
     /// Always `Unsupported`: wasi:sockets@0.3.0 has no broadcast.
@@ -1056,46 +880,15 @@ impl UdpSocket {
         let _ = buf;
         Err(unsupported("peeking"))
     }
-
-    /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert!(socket.peek(&mut [0; 8]).is_err());
-    /// });
-    /// ```
-    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let _ = buf;
-        Err(unsupported("peeking"))
-    }
-
-    /// Always `Ok(None)`: wasi:sockets reports errors by the calls that
-    /// meet them.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     assert!(socket.take_error().unwrap().is_none());
-    /// });
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        Ok(None)
-    }
-
-    /// `false` is what every gosched socket is already; `true` is
-    /// `Unsupported` here.
-    ///
-    /// ```no_run
-    /// gosched::run(|| {
-    ///     let socket = gosched::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    ///     socket.set_nonblocking(false).unwrap();
-    /// });
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        set_nonblocking(nonblocking)
-    }
 }
+
+data_socket_methods!(
+    UdpSocket,
+    "let s = gosched::net::UdpSocket::bind(\"127.0.0.1:0\").unwrap();",
+    "s.recv_from(&mut [0; 8])",
+    get_unicast_hop_limit,
+    set_unicast_hop_limit
+);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1118,15 +911,21 @@ fn connect(addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream>
     Ok(TcpStream::from_socket(socket))
 }
 
-/// Drives `operation` in [`block_on`](crate::block_on) until it completes
+/// [`block_on`](crate::block_on) for a socket operation: the goroutine dump
+/// shows the goroutine as `[IO wait]`, as Go's does.
+fn io_wait<F: Future>(operation: F) -> F::Output {
+    crate::block_on::block_on_as(WaitReason::IoWait, "a gosched::net call", operation)
+}
+
+/// Drives `operation` in [`io_wait`] until it completes
 /// (`Some`) or `timeout` passes (`None`; the caller cancels or drops it).
 fn race<F: Future>(mut operation: Pin<&mut F>, timeout: Option<Duration>) -> Option<F::Output> {
     let Some(timeout) = timeout else {
-        return Some(crate::block_on(operation));
+        return Some(io_wait(operation));
     };
     let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
     let mut clock = pin!(monotonic_clock::wait_for(ns));
-    crate::block_on(std::future::poll_fn(|cx| {
+    io_wait(std::future::poll_fn(|cx| {
         if let Poll::Ready(output) = operation.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
@@ -1150,7 +949,7 @@ fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
             (host, port)
         }
     };
-    let ips = crate::block_on(ip_name_lookup::resolve_addresses(host.clone())).map_err(|code| {
+    let ips = io_wait(ip_name_lookup::resolve_addresses(host.clone())).map_err(|code| {
         // wasmtime fails every lookup unless it runs with
         // `-S allow-ip-name-lookup=y` (cargo gosched passes it).
         io::Error::other(format!(
@@ -1282,13 +1081,6 @@ fn set_hop_limit(ttl: u32, set: impl FnOnce(u8) -> Result<(), ErrorCode>) -> io:
     let ttl = u8::try_from(ttl)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a TTL is at most 255"))?;
     set(ttl).map_err(error)
-}
-
-fn set_nonblocking(nonblocking: bool) -> io::Result<()> {
-    if nonblocking {
-        return Err(unsupported("non-blocking mode"));
-    }
-    Ok(())
 }
 
 fn unsupported(what: &str) -> io::Error {

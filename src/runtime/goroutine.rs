@@ -45,10 +45,11 @@ pub(crate) enum WaitReason {
     Semaphore,
     Once,
     Cond,
+    /// Sockets, stdin, pipes: Go's `[IO wait]`.
+    IoWait,
+    /// A blocking call offloaded with `gosched::unblock`: Go's `[syscall]`.
     #[cfg(not(target_arch = "wasm32"))]
-    IoRead,
-    #[cfg(not(target_arch = "wasm32"))]
-    IoWrite,
+    Syscall,
 }
 
 impl fmt::Display for WaitReason {
@@ -66,10 +67,9 @@ impl fmt::Display for WaitReason {
             WaitReason::Semaphore => "semaphore",
             WaitReason::Once => "once",
             WaitReason::Cond => "cond",
+            WaitReason::IoWait => "IO wait",
             #[cfg(not(target_arch = "wasm32"))]
-            WaitReason::IoRead => "IO wait read",
-            #[cfg(not(target_arch = "wasm32"))]
-            WaitReason::IoWrite => "IO wait write",
+            WaitReason::Syscall => "syscall",
         })
     }
 }

@@ -448,10 +448,10 @@ impl Scheduler {
     }
 
     /// Parks the running goroutine in `block_on` until `wake` is woken.
-    pub(crate) fn park_on_future(&self, wake: &Arc<FutureWake>) {
+    pub(crate) fn park_on_future(&self, wake: &Arc<FutureWake>, reason: WaitReason) {
         let key = Arc::as_ptr(wake) as usize;
         self.futures.borrow_mut().insert(key, wake.clone());
-        self.park(WaitReason::Future, None);
+        self.park(reason, None);
         self.futures.borrow_mut().remove(&key);
     }
 
@@ -667,18 +667,25 @@ impl Scheduler {
         self.timers.borrow_mut().purge_and_next_deadline()
     }
 
-    /// The goroutine dump: one line per goroutine, except that beyond
-    /// [`DUMP_LINES`] the rest is counted by state.
+    /// The deadlock message, then the goroutine dump.
     fn deadlock_report(&self) -> String {
         let mut report = String::from("all goroutines are asleep - deadlock!\n");
         if let Some(waiting) = self.stack_shortage() {
             let _ = write!(report, "\n{waiting}\n");
         }
+        report.push('\n');
+        report + &self.goroutine_dump()
+    }
+
+    /// The goroutine dump: one line per goroutine, by id, except that
+    /// beyond [`DUMP_LINES`] the rest is counted by state.
+    pub(crate) fn goroutine_dump(&self) -> String {
+        let mut report = String::new();
         let table = self.table.borrow();
         let mut all: Vec<&GRef> = table.iter().collect();
         all.sort_by_key(|g| g.id);
-        for g in all.iter().take(DUMP_LINES) {
-            let _ = write!(report, "\n{g}");
+        for (i, g) in all.iter().take(DUMP_LINES).enumerate() {
+            let _ = write!(report, "{}{g}", if i == 0 { "" } else { "\n" });
         }
         if all.len() > DUMP_LINES {
             let mut rest: Vec<(String, usize)> = Vec::new();
@@ -720,6 +727,10 @@ impl Scheduler {
                     Body::NotStarted { .. } => g.task.discard(),
                     Body::Finished => {}
                 }
+                // On wasm the coroutine's frames are abandoned, not unwound,
+                // and with them the reference to the record they hold: its
+                // goroutine-locals are dropped here instead.
+                g.locals.clear();
                 *self.current.borrow_mut() = None;
                 g.state.set(State::Dead);
                 self.table.borrow_mut().remove(&g);
