@@ -148,7 +148,8 @@ fn stack_check_wanted() -> bool {
     std::env::var("GOSCHED_WASM_STACK_CHECK").as_deref() != Ok("0")
 }
 
-/// Applies the step to `input`, writing `output`: the stack check, then wasm-opt.
+/// Applies the step to `input`, writing `output`: the stack check, then
+/// wasm-opt, then Asyncify's state in locals.
 pub fn run(wasm_opt: &WasmOpt, input: &Path, output: &Path) -> Result<()> {
     let checked = output.with_extension("checked.wasm");
     let mut wasm_opt_input = input;
@@ -185,8 +186,28 @@ pub fn run(wasm_opt: &WasmOpt, input: &Path, output: &Path) -> Result<()> {
             input.display()
         )));
     }
+    if state_locals_wanted() {
+        let bytes = module::read(&tmp)?;
+        let cached = crate::asyncify_state::cache_in_locals(&bytes).map_err(|e| {
+            Error::new(format!(
+                "cannot keep Asyncify's state in locals in {}: {e}",
+                input.display()
+            ))
+        })?;
+        if let Some(cached) = cached {
+            std::fs::write(&tmp, cached)
+                .map_err(|e| Error::new(format!("cannot write {}: {e}", tmp.display())))?;
+        }
+    }
     std::fs::rename(&tmp, output)
         .map_err(|e| Error::new(format!("cannot write {}: {e}", output.display())))
+}
+
+/// Whether to read Asyncify's state from locals after wasm-opt
+/// (crate::asyncify_state): `GOSCHED_WASM_STATE_LOCALS=0` leaves the module
+/// as wasm-opt wrote it (to measure what it saves).
+fn state_locals_wanted() -> bool {
+    std::env::var("GOSCHED_WASM_STATE_LOCALS").as_deref() != Ok("0")
 }
 
 /// `input` ready to run: `NAME.asyncify.wasm` beside it, made unless it is

@@ -26,6 +26,7 @@
 //! plugs one component's exports into another's imports ([`compose`]).
 
 mod asyncify;
+mod asyncify_state;
 mod cargo;
 mod component;
 mod compose;
