@@ -40,7 +40,6 @@
 //! [`gosched_stack_bounds`] and calls [`gosched_stack_overflow`].
 
 use std::cell::Cell;
-use std::io::Write as _;
 use std::ptr;
 
 use super::wasm_stack::{self, Stack, RED_ZONE};
@@ -200,27 +199,11 @@ extern "C" fn gosched_uninstrumented_frame() -> ! {
 impl Ctx {
     #[cold]
     fn report_overflow_and_abort(&self) -> ! {
-        // Plain writes, no allocation: the heap below the stack may be damaged.
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\nfatal error: stack overflow in goroutine {}",
-            self.id
-        );
-        if let Some((ptr, len)) = self.name {
-            // SAFETY: the name outlives the coroutine (see `new`).
-            let name = unsafe { std::slice::from_raw_parts(ptr, len) };
-            let _ = err.write_all(b" \"");
-            let _ = err.write_all(name);
-            let _ = err.write_all(b"\"");
-        }
-        let _ = writeln!(
-            err,
-            " (stack size {} KiB; give it a larger stack with gosched::Builder::stack_size)",
-            self.stack_size / 1024
-        );
-        drop(err);
-        std::process::abort()
+        let name = self.name.map(|(ptr, len)| {
+            // SAFETY: the name outlives the coroutine (see `Coroutine::new`).
+            unsafe { std::slice::from_raw_parts(ptr, len) }
+        });
+        wasm_stack::report_overflow_and_abort(self.id, name, self.stack_size)
     }
 }
 

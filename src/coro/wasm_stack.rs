@@ -20,7 +20,7 @@
 //! Both [`StackKind`]s get this layout; there is nothing to guard with.
 
 use std::cell::{Cell, RefCell};
-use std::io;
+use std::io::{self, Write as _};
 use std::ptr::NonNull;
 
 /// Written at the low end of every stack; an overwritten canary means overflow.
@@ -31,6 +31,27 @@ const CANARY_BYTES: usize = 16;
 pub(crate) const RED_ZONE: usize = 4096;
 /// Stack sizes are rounded to this granularity (a pool bucket each).
 const GRANULE: usize = 4096;
+
+/// Says that goroutine `id` (named `name`) overflowed its stack of
+/// `stack_size` bytes, as natively, and aborts. Shared by both wasm backends.
+/// Plain writes, no allocation: the heap below the stack may be damaged.
+#[cold]
+pub(crate) fn report_overflow_and_abort(id: u64, name: Option<&[u8]>, stack_size: usize) -> ! {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\nfatal error: stack overflow in goroutine {id}");
+    if let Some(name) = name {
+        let _ = err.write_all(b" \"");
+        let _ = err.write_all(name);
+        let _ = err.write_all(b"\"");
+    }
+    let _ = writeln!(
+        err,
+        " (stack size {} KiB; give it a larger stack with gosched::Builder::stack_size)",
+        stack_size / 1024
+    );
+    drop(err);
+    std::process::abort()
+}
 
 /// Rounds `n` up to a multiple of 4 KiB (the pool's bucket granularity).
 pub(crate) fn round_to_page(n: usize) -> usize {
