@@ -45,7 +45,12 @@ pub(crate) enum WaitReason {
     Semaphore,
     Once,
     Cond,
-    /// Sockets, stdin, pipes: Go's `[IO wait]`.
+    /// Sockets, stdin, pipes: Go's `[IO wait]` (where `gosched::io` exists).
+    #[cfg(any(
+        not(target_arch = "wasm32"),
+        all(target_os = "wasi", target_env = "p1"),
+        all(target_env = "p2", feature = "wasip3")
+    ))]
     IoWait,
     /// A blocking call offloaded with `gosched::unblock`: Go's `[syscall]`.
     #[cfg(not(target_arch = "wasm32"))]
@@ -67,6 +72,11 @@ impl fmt::Display for WaitReason {
             WaitReason::Semaphore => "semaphore",
             WaitReason::Once => "once",
             WaitReason::Cond => "cond",
+            #[cfg(any(
+                not(target_arch = "wasm32"),
+                all(target_os = "wasi", target_env = "p1"),
+                all(target_env = "p2", feature = "wasip3")
+            ))]
             WaitReason::IoWait => "IO wait",
             #[cfg(not(target_arch = "wasm32"))]
             WaitReason::Syscall => "syscall",
