@@ -2,8 +2,10 @@
 //! one io_uring_enter that submits all the sends and receives queued since the last one and
 //! waits for at least one completion.
 //!
-//!   uring-echo MODE ADDR     MODE: `oneshot` or `multishot`, with `+plain` for a ring without
-//!                            SINGLE_ISSUER|DEFER_TASKRUN (the default has them)
+//!   uring-echo MODE ADDR     MODE: `oneshot` or `multishot`, then optionally `+plain` (a ring
+//!                            without SINGLE_ISSUER|DEFER_TASKRUN, which the default has) and
+//!                            `+batch` (each wait is for BATCH completions or BATCH_WAIT, which
+//!                            comes first: fewer sleeps for some latency)
 //!
 //! 1. The listener has a multishot accept; each accepted fd gets TCP_NODELAY and a receive.
 //! 2. oneshot: each connection owns a 4 KiB buffer and one `recv`. Its completion queues
@@ -25,16 +27,20 @@ const SEND: u64 = 1 << 61;
 const BUF_SIZE: usize = 4096;
 const RING_BUFS: u16 = 1024; // multishot: provided buffers, one in use per connection at N2
 const GROUP: u16 = 0;
+const BATCH: usize = 32;
+const BATCH_WAIT: types::Timespec = types::Timespec::new().nsec(50_000);
 
 fn main() -> io::Result<()> {
     let mode = std::env::args().nth(1).unwrap_or_default();
+    let options: Vec<&str> = mode.split('+').skip(1).collect();
     let multishot = match mode.split('+').next() {
         Some("oneshot") => false,
         Some("multishot") => true,
         _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "usage: uring-echo oneshot|multishot[+plain] ADDR")),
     };
     let mut b = IoUring::builder();
-    if !mode.ends_with("+plain") {
+    let batch = options.contains(&"batch");
+    if !options.contains(&"plain") {
         b.setup_single_issuer().setup_defer_taskrun();
     }
     let mut ring: IoUring = b.setup_cqsize(8192).build(1024)?;
@@ -57,9 +63,14 @@ fn main() -> io::Result<()> {
                 }
             }
         }
-        match ring.submit_and_wait(1) {
+        let entered = if batch {
+            ring.submitter().submit_with_args(BATCH, &types::SubmitArgs::new().timespec(&BATCH_WAIT))
+        } else {
+            ring.submit_and_wait(1)
+        };
+        match entered {
             Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) || e.raw_os_error() == Some(libc::EBUSY) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::ETIME)) => {}
             Err(e) => return Err(e),
         }
         cqes.extend(ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
