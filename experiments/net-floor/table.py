@@ -17,10 +17,10 @@ for line in fileinput.input():
         cur[f[0]] = vals
 systems = list(dict.fromkeys(s for r in rounds for s in r))
 print(f"{len(rounds)} rounds, load average (1 min) {min(loads):.1f}-{max(loads):.1f}")
-print(f"{'system':30} {'run ns/req':>10} {'user':>6} {'sys':>6} {'req/s':>8} {'p99 us':>7} {'/best anchor':>12}")
+print(f"{'system':30} {'run ns/req':>10} {'user':>6} {'sys':>6} {'req/s':>8} {'p99 us':>7} {'/best anchor':>12} {'(min-max)':>11}")
 for s in systems:
     rows = [r[s] for r in rounds if s in r]
     med = lambda k: statistics.median(x[k] for x in rows if k in x)
     ratios = [r[s]["runtime"] / min(r[a]["runtime"] for a in ANCHORS if a in r)
               for r in rounds if s in r and "runtime" in r[s] and any(a in r for a in ANCHORS)]
-    print(f"{s:30} {med('runtime'):10.0f} {med('user'):6.0f} {med('sys'):6.0f} {med('req/s'):8.0f} {med('p99'):7.0f} {statistics.median(ratios):12.2f}")
+    print(f"{s:30} {med('runtime'):10.0f} {med('user'):6.0f} {med('sys'):6.0f} {med('req/s'):8.0f} {med('p99'):7.0f} {statistics.median(ratios):12.2f} {min(ratios):5.2f}-{max(ratios):.2f}")
