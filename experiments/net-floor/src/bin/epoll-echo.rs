@@ -12,7 +12,10 @@ fn main() -> io::Result<()> {
     // call that writes into them.
     unsafe {
         let ep = check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?;
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: lfd as u64 };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: lfd as u64,
+        };
         check(libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, &mut ev))?;
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
         let mut buf = [0u8; 4096];
@@ -29,12 +32,20 @@ fn main() -> io::Result<()> {
                 let fd = ev.u64 as i32;
                 if fd == lfd {
                     loop {
-                        let c = libc::accept4(lfd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+                        let c = libc::accept4(
+                            lfd,
+                            std::ptr::null_mut(),
+                            std::ptr::null_mut(),
+                            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                        );
                         if c < 0 {
                             break; // EAGAIN (drained) or a transient error: the listener stays registered
                         }
                         set_nodelay(c);
-                        let mut cev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32, u64: c as u64 };
+                        let mut cev = libc::epoll_event {
+                            events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+                            u64: c as u64,
+                        };
                         check(libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, c, &mut cev))?;
                     }
                     continue;
@@ -49,7 +60,9 @@ fn main() -> io::Result<()> {
                         if (r as usize) < buf.len() {
                             break; // short read: drained (see the header)
                         }
-                    } else if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock {
+                    } else if r < 0
+                        && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+                    {
                         break;
                     } else {
                         libc::close(fd); // EOF or reset: closing also leaves the epoll set
@@ -69,7 +82,11 @@ fn send_all(fd: i32, mut data: &[u8]) -> bool {
         if r > 0 {
             data = &data[r as usize..];
         } else if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock {
-            let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
             // SAFETY: poll writes `p`'s revents only.
             unsafe { libc::poll(&mut p, 1, -1) };
         } else {

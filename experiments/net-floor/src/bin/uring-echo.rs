@@ -14,12 +14,16 @@
 //!    (CQE_SKIP_SUCCESS), so a request costs one completion. A failed send cancels the recv,
 //!    whose -ECANCELED closes the fd.
 //! 3. multishot: each connection has one multishot `recv` that takes buffers from a provided
-//!    buffer ring; each received chunk queues a send from that buffer, whose completion gives
-//!    the buffer back. The recv's last completion (EOF or error) closes the fd; a failed send
-//!    shuts the socket down, which ends that recv.
+//!    buffer ring. A connection has at most one send in flight (two sends on one socket may
+//!    complete out of order when the first waits for room): received chunks queue behind it,
+//!    and each send's completion gives its buffer back and starts the next. A recv that found
+//!    no free buffer is re-armed when one comes back. The recv's last completion (EOF or an
+//!    error) closes the fd once its queued sends are done; a failed send shuts the socket
+//!    down, which ends the recv.
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use net_floor::{listen_from_args, set_nodelay};
+use std::collections::VecDeque;
 use std::io;
 
 const ACCEPT: u64 = 1 << 62;
@@ -32,31 +36,41 @@ const BATCH_WAIT: types::Timespec = types::Timespec::new().nsec(50_000);
 
 fn main() -> io::Result<()> {
     let mode = std::env::args().nth(1).unwrap_or_default();
-    let options: Vec<&str> = mode.split('+').skip(1).collect();
-    let multishot = match mode.split('+').next() {
+    let mut words = mode.split('+');
+    let multishot = match words.next() {
         Some("oneshot") => false,
         Some("multishot") => true,
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "usage: uring-echo oneshot|multishot[+plain] ADDR")),
+        _ => {
+            let usage = "usage: uring-echo oneshot|multishot[+plain][+batch] ADDR";
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, usage));
+        }
     };
-    let mut b = IoUring::builder();
+    let options: Vec<&str> = words.collect();
     let batch = options.contains(&"batch");
+    let mut builder = IoUring::builder();
     if !options.contains(&"plain") {
-        b.setup_single_issuer().setup_defer_taskrun();
+        builder.setup_single_issuer().setup_defer_taskrun();
     }
-    let mut ring: IoUring = b.setup_cqsize(8192).build(1024)?;
+    let mut ring: IoUring = builder.setup_cqsize(8192).build(1024)?;
     let lfd = listen_from_args()?;
-    let bufs = if multishot { Some(BufRing::register(&ring)?) } else { None };
-    let mut conn_bufs: Vec<Option<Box<[u8; BUF_SIZE]>>> = Vec::new();
-    let mut pending: Vec<squeue::Entry> = vec![opcode::AcceptMulti::new(types::Fd(lfd)).build().user_data(ACCEPT)];
+    let mut server = Server {
+        bufs: if multishot {
+            Some(BufRing::register(&ring)?)
+        } else {
+            None
+        },
+        conns: Vec::new(),
+        starved: Vec::new(),
+        pending: vec![accept(lfd)],
+    };
     let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
     loop {
         {
             let mut sq = ring.submission();
-            for e in pending.drain(..) {
+            for e in server.pending.drain(..) {
                 // SAFETY: every buffer an entry points to is a connection's boxed buffer or a
                 // provided buffer; both live until the fd is closed after its last completion.
                 while unsafe { sq.push(&e) }.is_err() {
-                    sq.sync();
                     drop(sq);
                     ring.submit()?;
                     sq = ring.submission();
@@ -64,82 +78,190 @@ fn main() -> io::Result<()> {
             }
         }
         let entered = if batch {
-            ring.submitter().submit_with_args(BATCH, &types::SubmitArgs::new().timespec(&BATCH_WAIT))
+            let args = types::SubmitArgs::new().timespec(&BATCH_WAIT);
+            ring.submitter().submit_with_args(BATCH, &args)
         } else {
             ring.submit_and_wait(1)
         };
         match entered {
             Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::ETIME)) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EBUSY | libc::ETIME)
+                ) => {}
             Err(e) => return Err(e),
         }
-        cqes.extend(ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
+        cqes.extend(
+            ring.completion()
+                .map(|c| (c.user_data(), c.result(), c.flags())),
+        );
         for (ud, res, flags) in cqes.drain(..) {
             if ud == ACCEPT {
                 if res >= 0 {
                     set_nodelay(res);
-                    if multishot {
-                        pending.push(opcode::RecvMulti::new(types::Fd(res), GROUP).build().user_data(res as u64));
-                    } else {
-                        let fd = res as usize;
-                        if conn_bufs.len() <= fd {
-                            conn_bufs.resize_with(fd + 1, || None);
-                        }
-                        let buf = conn_bufs[fd].get_or_insert_with(|| Box::new([0; BUF_SIZE]));
-                        pending.push(opcode::Recv::new(types::Fd(res), buf.as_mut_ptr(), BUF_SIZE as u32).build().user_data(fd as u64));
-                    }
+                    server.accepted(res);
                 }
                 if !cqueue::more(flags) {
-                    pending.push(opcode::AcceptMulti::new(types::Fd(lfd)).build().user_data(ACCEPT));
+                    server.pending.push(accept(lfd));
                 }
             } else if ud & SEND != 0 {
-                let fd = (ud & 0xffff_ffff) as i32;
-                if let Some(ring_bufs) = &bufs {
-                    ring_bufs.give_back((ud >> 32) as u16 & 0xffff);
-                    if res < 0 {
-                        // SAFETY: fd is open: its multishot recv has not ended (it ends next).
-                        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-                    }
-                } // oneshot: only failed sends complete; the linked recv's -ECANCELED closes
+                server.sent((ud & 0xffff_ffff) as i32, res);
             } else {
-                let fd = ud as i32;
-                if let Some(ring_bufs) = &bufs {
-                    if res > 0 {
-                        let bid = cqueue::buffer_select(flags).expect("multishot recv without a buffer");
-                        pending.push(
-                            opcode::Send::new(types::Fd(fd), ring_bufs.addr(bid), res as u32)
-                                .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
-                                .build()
-                                .user_data(SEND | (bid as u64) << 32 | fd as u64),
-                        );
-                    }
-                    if !cqueue::more(flags) {
-                        if res == -libc::ENOBUFS {
-                            pending.push(opcode::RecvMulti::new(types::Fd(fd), GROUP).build().user_data(fd as u64));
-                        } else if res <= 0 {
-                            // SAFETY: the recv has ended; sends still queued on fd fail harmlessly.
-                            unsafe { libc::close(fd) };
-                        } else {
-                            pending.push(opcode::RecvMulti::new(types::Fd(fd), GROUP).build().user_data(fd as u64));
-                        }
-                    }
-                } else if res > 0 {
-                    let buf = conn_bufs[fd as usize].as_mut().expect("recv completion on an fd without a buffer");
-                    pending.push(
-                        opcode::Send::new(types::Fd(fd), buf.as_ptr(), res as u32)
-                            .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
-                            .build()
-                            .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
-                            .user_data(SEND | fd as u64),
-                    );
-                    pending.push(opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), BUF_SIZE as u32).build().user_data(fd as u64));
-                } else {
-                    // SAFETY: EOF, error or a cancelled recv: nothing is in flight on fd any more.
-                    unsafe { libc::close(fd) };
-                }
+                server.received(ud as i32, res, flags);
             }
         }
     }
+}
+
+fn accept(lfd: i32) -> squeue::Entry {
+    opcode::AcceptMulti::new(types::Fd(lfd))
+        .build()
+        .user_data(ACCEPT)
+}
+
+/// One connection's state, indexed by its fd.
+#[derive(Default)]
+struct Conn {
+    /// oneshot: the buffer its recv fills and its send reads.
+    buf: Option<Box<[u8; BUF_SIZE]>>,
+    /// multishot: a send is in flight; `queued` (buffer id, length) waits behind it.
+    sending: bool,
+    queued: VecDeque<(u16, u32)>,
+    /// multishot: the recv has ended; close once the queued sends are done.
+    closing: bool,
+}
+
+struct Server {
+    bufs: Option<BufRing>,
+    conns: Vec<Conn>,
+    /// multishot: fds whose recv ended for want of a free buffer.
+    starved: Vec<i32>,
+    pending: Vec<squeue::Entry>,
+}
+
+impl Server {
+    fn conn(&mut self, fd: i32) -> &mut Conn {
+        let i = fd as usize;
+        if self.conns.len() <= i {
+            self.conns.resize_with(i + 1, Conn::default);
+        }
+        &mut self.conns[i]
+    }
+
+    fn accepted(&mut self, fd: i32) {
+        if self.bufs.is_some() {
+            *self.conn(fd) = Conn::default();
+            self.pending.push(recv_multi(fd));
+        } else {
+            let buf = self
+                .conn(fd)
+                .buf
+                .get_or_insert_with(|| Box::new([0; BUF_SIZE]));
+            let recv = opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), BUF_SIZE as u32);
+            self.pending.push(recv.build().user_data(fd as u64));
+        }
+    }
+
+    fn received(&mut self, fd: i32, res: i32, flags: u32) {
+        if self.bufs.is_none() {
+            return self.received_oneshot(fd, res);
+        }
+        if res > 0 {
+            let bid = cqueue::buffer_select(flags).expect("multishot recv without a buffer");
+            let conn = self.conn(fd);
+            if conn.sending {
+                conn.queued.push_back((bid, res as u32));
+            } else {
+                conn.sending = true;
+                self.send(fd, bid, res as u32);
+            }
+        }
+        if cqueue::more(flags) {
+            return;
+        }
+        if res == -libc::ENOBUFS {
+            self.starved.push(fd);
+        } else if res > 0 {
+            self.pending.push(recv_multi(fd));
+        } else {
+            let conn = self.conn(fd);
+            conn.closing = true;
+            if !conn.sending {
+                // SAFETY: nothing is in flight on fd any more.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+
+    fn received_oneshot(&mut self, fd: i32, res: i32) {
+        if res <= 0 {
+            // SAFETY: EOF, an error or a cancelled recv: nothing is in flight on fd any more.
+            unsafe { libc::close(fd) };
+            return;
+        }
+        let buf = self
+            .conn(fd)
+            .buf
+            .as_mut()
+            .expect("recv completion on an fd without a buffer");
+        let (ptr, mut_ptr) = (buf.as_ptr(), buf.as_mut_ptr());
+        let send = opcode::Send::new(types::Fd(fd), ptr, res as u32)
+            .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
+            .build()
+            .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
+            .user_data(SEND | fd as u64);
+        let recv = opcode::Recv::new(types::Fd(fd), mut_ptr, BUF_SIZE as u32);
+        self.pending
+            .extend([send, recv.build().user_data(fd as u64)]);
+    }
+
+    /// multishot: a send finished; oneshot: a send failed (the linked recv closes the fd).
+    fn sent(&mut self, fd: i32, res: i32) {
+        let Some(bufs) = &self.bufs else { return };
+        let (bid, _) = bufs.in_flight[fd as usize];
+        bufs.give_back(bid);
+        for starved in self.starved.drain(..) {
+            self.pending.push(recv_multi(starved));
+        }
+        let conn = &mut self.conns[fd as usize]; // disjoint from self.bufs
+        if res < 0 {
+            for (bid, _) in conn.queued.drain(..) {
+                bufs.give_back(bid);
+            }
+            // SAFETY: fd is open until its recv has ended and its sends are done.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+        let conn = self.conn(fd);
+        if let Some((bid, len)) = conn.queued.pop_front() {
+            self.send(fd, bid, len);
+        } else {
+            conn.sending = false;
+            if conn.closing {
+                // SAFETY: the recv has ended and the last send is done.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+
+    fn send(&mut self, fd: i32, bid: u16, len: u32) {
+        let bufs = self.bufs.as_mut().unwrap();
+        if bufs.in_flight.len() <= fd as usize {
+            bufs.in_flight.resize(fd as usize + 1, (0, 0));
+        }
+        bufs.in_flight[fd as usize] = (bid, len);
+        let send = opcode::Send::new(types::Fd(fd), bufs.addr(bid), len)
+            .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(SEND | fd as u64);
+        self.pending.push(send);
+    }
+}
+
+fn recv_multi(fd: i32) -> squeue::Entry {
+    opcode::RecvMulti::new(types::Fd(fd), GROUP)
+        .build()
+        .user_data(fd as u64)
 }
 
 /// A provided-buffer ring (IORING_REGISTER_PBUF_RING): RING_BUFS buffers of BUF_SIZE bytes that
@@ -148,21 +270,33 @@ struct BufRing {
     entries: *mut types::BufRingEntry,
     data: Vec<u8>,
     tail: std::cell::Cell<u16>,
+    /// The buffer each fd's send in flight reads, by fd.
+    in_flight: Vec<(u16, u32)>,
 }
 
 impl BufRing {
     fn register(ring: &IoUring) -> io::Result<BufRing> {
         let bytes = RING_BUFS as usize * std::mem::size_of::<types::BufRingEntry>();
+        let (prot, map) = (
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+        );
         // SAFETY: a fresh anonymous page-aligned mapping, as the kernel requires for the ring.
-        let entries = unsafe {
-            libc::mmap(std::ptr::null_mut(), bytes, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
-        };
+        let entries = unsafe { libc::mmap(std::ptr::null_mut(), bytes, prot, map, -1, 0) };
         if entries == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let br = BufRing { entries: entries.cast(), data: vec![0; RING_BUFS as usize * BUF_SIZE], tail: 0.into() };
+        let br = BufRing {
+            entries: entries.cast(),
+            data: vec![0; RING_BUFS as usize * BUF_SIZE],
+            tail: 0.into(),
+            in_flight: Vec::new(),
+        };
         // SAFETY: the mapping holds RING_BUFS entries and lives as long as the process.
-        unsafe { ring.submitter().register_buf_ring_with_flags(entries as u64, RING_BUFS, GROUP, 0)? };
+        unsafe {
+            ring.submitter()
+                .register_buf_ring_with_flags(entries as u64, RING_BUFS, GROUP, 0)?
+        };
         for bid in 0..RING_BUFS {
             br.give_back(bid);
         }
@@ -183,7 +317,8 @@ impl BufRing {
             e.set_addr(self.addr(bid) as u64);
             e.set_len(BUF_SIZE as u32);
             e.set_bid(bid);
-            let tail = types::BufRingEntry::tail(self.entries) as *const std::sync::atomic::AtomicU16;
+            let tail =
+                types::BufRingEntry::tail(self.entries) as *const std::sync::atomic::AtomicU16;
             (*tail).store(t.wrapping_add(1), std::sync::atomic::Ordering::Release);
         }
         self.tail.set(t.wrapping_add(1));
