@@ -94,3 +94,12 @@ fn uring_multishot_batch_plain() {
         7604,
     );
 }
+
+#[test]
+fn uring_oneshot_pollfirst() {
+    check(
+        env!("CARGO_BIN_EXE_uring-echo"),
+        Some("oneshot+pollfirst"),
+        7605,
+    );
+}

@@ -5,7 +5,9 @@
 //!   uring-echo MODE ADDR     MODE: `oneshot` or `multishot`, then optionally `+plain` (a ring
 //!                            without SINGLE_ISSUER|DEFER_TASKRUN, which the default has) and
 //!                            `+batch` (each wait is for BATCH completions or BATCH_WAIT, which
-//!                            comes first: fewer sleeps for some latency)
+//!                            comes first: fewer sleeps for some latency) and, for oneshot,
+//!                            `+pollfirst` (IORING_RECVSEND_POLL_FIRST: a recv waits for data
+//!                            before its first try, which after the echo's send always fails)
 //!
 //! 1. The listener has a multishot accept; each accepted fd gets TCP_NODELAY and a receive.
 //! 2. oneshot: each connection owns a 4 KiB buffer and one `recv`. Its completion queues
@@ -33,6 +35,7 @@ const RING_BUFS: u16 = 1024; // multishot: provided buffers, one in use per conn
 const GROUP: u16 = 0;
 const BATCH: usize = 32;
 const BATCH_WAIT: types::Timespec = types::Timespec::new().nsec(50_000);
+const RECVSEND_POLL_FIRST: u16 = 1; // linux/io_uring.h, in the SQE's ioprio field
 
 fn main() -> io::Result<()> {
     let mode = std::env::args().nth(1).unwrap_or_default();
@@ -41,7 +44,7 @@ fn main() -> io::Result<()> {
         Some("oneshot") => false,
         Some("multishot") => true,
         _ => {
-            let usage = "usage: uring-echo oneshot|multishot[+plain][+batch] ADDR";
+            let usage = "usage: uring-echo oneshot[+pollfirst]|multishot[+plain][+batch] ADDR";
             return Err(io::Error::new(io::ErrorKind::InvalidInput, usage));
         }
     };
@@ -62,6 +65,11 @@ fn main() -> io::Result<()> {
         conns: Vec::new(),
         starved: Vec::new(),
         pending: vec![accept(lfd)],
+        recv_ioprio: if options.contains(&"pollfirst") {
+            RECVSEND_POLL_FIRST
+        } else {
+            0
+        },
     };
     let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
     loop {
@@ -138,6 +146,8 @@ struct Server {
     /// multishot: fds whose recv ended for want of a free buffer.
     starved: Vec<i32>,
     pending: Vec<squeue::Entry>,
+    /// oneshot: the recv's ioprio (`+pollfirst`).
+    recv_ioprio: u16,
 }
 
 impl Server {
@@ -211,7 +221,8 @@ impl Server {
             .build()
             .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
             .user_data(SEND | fd as u64);
-        let recv = opcode::Recv::new(types::Fd(fd), mut_ptr, BUF_SIZE as u32);
+        let recv =
+            opcode::Recv::new(types::Fd(fd), mut_ptr, BUF_SIZE as u32).ioprio(self.recv_ioprio);
         self.pending
             .extend([send, recv.build().user_data(fd as u64)]);
     }
