@@ -103,3 +103,8 @@ fn uring_oneshot_pollfirst() {
         7605,
     );
 }
+
+#[test]
+fn uring_multishot_fixed() {
+    check(env!("CARGO_BIN_EXE_uring-echo"), Some("multishot+fixed"), 7606);
+}

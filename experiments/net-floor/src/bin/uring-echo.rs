@@ -8,6 +8,9 @@
 //!                            comes first: fewer sleeps for some latency) and, for oneshot,
 //!                            `+pollfirst` (IORING_RECVSEND_POLL_FIRST: a recv waits for data
 //!                            before its first try, which after the echo's send always fails)
+//!                            and, for multishot, `+fixed` (direct descriptors: accepted
+//!                            sockets live only in the ring's file table, no fd lookups; they
+//!                            inherit TCP_NODELAY from the listener)
 //!
 //! 1. The listener has a multishot accept; each accepted fd gets TCP_NODELAY and a receive.
 //! 2. oneshot: each connection owns a 4 KiB buffer and one `recv`. Its completion queues
@@ -35,6 +38,8 @@ const RING_BUFS: u16 = 1024; // multishot: provided buffers, one in use per conn
 const GROUP: u16 = 0;
 const BATCH: usize = 32;
 const BATCH_WAIT: types::Timespec = types::Timespec::new().nsec(50_000);
+const CLOSE: u64 = 1 << 60;
+const FIXED_FILES: u32 = 4096;
 const RECVSEND_POLL_FIRST: u16 = 1; // linux/io_uring.h, in the SQE's ioprio field
 
 fn main() -> io::Result<()> {
@@ -44,7 +49,8 @@ fn main() -> io::Result<()> {
         Some("oneshot") => false,
         Some("multishot") => true,
         _ => {
-            let usage = "usage: uring-echo oneshot[+pollfirst]|multishot[+plain][+batch] ADDR";
+            let usage =
+                "usage: uring-echo oneshot[+pollfirst]|multishot[+fixed][+plain][+batch] ADDR";
             return Err(io::Error::new(io::ErrorKind::InvalidInput, usage));
         }
     };
@@ -56,6 +62,11 @@ fn main() -> io::Result<()> {
     }
     let mut ring: IoUring = builder.setup_cqsize(8192).build(1024)?;
     let lfd = listen_from_args()?;
+    let fixed = multishot && options.contains(&"fixed");
+    if fixed {
+        ring.submitter().register_files_sparse(FIXED_FILES)?;
+        set_nodelay(lfd); // accepted sockets inherit it: a direct descriptor has no setsockopt
+    }
     let mut server = Server {
         bufs: if multishot {
             Some(BufRing::register(&ring)?)
@@ -64,7 +75,8 @@ fn main() -> io::Result<()> {
         },
         conns: Vec::new(),
         starved: Vec::new(),
-        pending: vec![accept(lfd)],
+        pending: vec![accept(lfd, fixed)],
+        fixed,
         recv_ioprio: if options.contains(&"pollfirst") {
             RECVSEND_POLL_FIRST
         } else {
@@ -107,12 +119,16 @@ fn main() -> io::Result<()> {
         for (ud, res, flags) in cqes.drain(..) {
             if ud == ACCEPT {
                 if res >= 0 {
-                    set_nodelay(res);
+                    if !fixed {
+                        set_nodelay(res);
+                    }
                     server.accepted(res);
                 }
                 if !cqueue::more(flags) {
-                    server.pending.push(accept(lfd));
+                    server.pending.push(accept(lfd, fixed));
                 }
+            } else if ud == CLOSE {
+                // a direct descriptor's close: nothing to do
             } else if ud & SEND != 0 {
                 server.sent((ud & 0xffff_ffff) as i32, res);
             } else {
@@ -122,8 +138,9 @@ fn main() -> io::Result<()> {
     }
 }
 
-fn accept(lfd: i32) -> squeue::Entry {
+fn accept(lfd: i32, fixed: bool) -> squeue::Entry {
     opcode::AcceptMulti::new(types::Fd(lfd))
+        .allocate_file_index(fixed)
         .build()
         .user_data(ACCEPT)
 }
@@ -148,6 +165,8 @@ struct Server {
     pending: Vec<squeue::Entry>,
     /// oneshot: the recv's ioprio (`+pollfirst`).
     recv_ioprio: u16,
+    /// multishot: connections are direct descriptors (`+fixed`), not fds.
+    fixed: bool,
 }
 
 impl Server {
@@ -162,7 +181,7 @@ impl Server {
     fn accepted(&mut self, fd: i32) {
         if self.bufs.is_some() {
             *self.conn(fd) = Conn::default();
-            self.pending.push(recv_multi(fd));
+            self.pending.push(self.recv_multi(fd));
         } else {
             let buf = self
                 .conn(fd)
@@ -193,21 +212,19 @@ impl Server {
         if res == -libc::ENOBUFS {
             self.starved.push(fd);
         } else if res > 0 {
-            self.pending.push(recv_multi(fd));
+            self.pending.push(self.recv_multi(fd));
         } else {
             let conn = self.conn(fd);
             conn.closing = true;
             if !conn.sending {
-                // SAFETY: nothing is in flight on fd any more.
-                unsafe { libc::close(fd) };
+                self.close(fd); // nothing is in flight on fd any more
             }
         }
     }
 
     fn received_oneshot(&mut self, fd: i32, res: i32) {
         if res <= 0 {
-            // SAFETY: EOF, an error or a cancelled recv: nothing is in flight on fd any more.
-            unsafe { libc::close(fd) };
+            self.close(fd); // EOF, an error or a cancelled recv: nothing is in flight on fd
             return;
         }
         let buf = self
@@ -232,16 +249,15 @@ impl Server {
         let Some(bufs) = &self.bufs else { return };
         let (bid, _) = bufs.in_flight[fd as usize];
         bufs.give_back(bid);
-        for starved in self.starved.drain(..) {
-            self.pending.push(recv_multi(starved));
+        for starved in std::mem::take(&mut self.starved) {
+            self.pending.push(self.recv_multi(starved));
         }
         let conn = &mut self.conns[fd as usize]; // disjoint from self.bufs
         if res < 0 {
             for (bid, _) in conn.queued.drain(..) {
                 bufs.give_back(bid);
             }
-            // SAFETY: fd is open until its recv has ended and its sends are done.
-            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+            self.shut_down(fd); // open until its recv has ended and its sends are done
         }
         let conn = self.conn(fd);
         if let Some((bid, len)) = conn.queued.pop_front() {
@@ -249,8 +265,7 @@ impl Server {
         } else {
             conn.sending = false;
             if conn.closing {
-                // SAFETY: the recv has ended and the last send is done.
-                unsafe { libc::close(fd) };
+                self.close(fd); // the recv has ended and the last send is done
             }
         }
     }
@@ -261,7 +276,12 @@ impl Server {
             bufs.in_flight.resize(fd as usize + 1, (0, 0));
         }
         bufs.in_flight[fd as usize] = (bid, len);
-        let send = opcode::Send::new(types::Fd(fd), bufs.addr(bid), len)
+        let send = if self.fixed {
+            opcode::Send::new(types::Fixed(fd as u32), bufs.addr(bid), len)
+        } else {
+            opcode::Send::new(types::Fd(fd), bufs.addr(bid), len)
+        };
+        let send = send
             .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
             .build()
             .user_data(SEND | fd as u64);
@@ -269,10 +289,36 @@ impl Server {
     }
 }
 
-fn recv_multi(fd: i32) -> squeue::Entry {
-    opcode::RecvMulti::new(types::Fd(fd), GROUP)
-        .build()
-        .user_data(fd as u64)
+impl Server {
+    /// `fd` is a direct descriptor's index under `+fixed`.
+    fn recv_multi(&self, fd: i32) -> squeue::Entry {
+        let recv = if self.fixed {
+            opcode::RecvMulti::new(types::Fixed(fd as u32), GROUP)
+        } else {
+            opcode::RecvMulti::new(types::Fd(fd), GROUP)
+        };
+        recv.build().user_data(fd as u64)
+    }
+
+    fn close(&mut self, fd: i32) {
+        if self.fixed {
+            let close = opcode::Close::new(types::Fixed(fd as u32));
+            self.pending.push(close.build().user_data(CLOSE));
+        } else {
+            // SAFETY: the callers close an fd only once nothing is in flight on it.
+            unsafe { libc::close(fd) };
+        }
+    }
+
+    fn shut_down(&mut self, fd: i32) {
+        if self.fixed {
+            let shutdown = opcode::Shutdown::new(types::Fixed(fd as u32), libc::SHUT_RDWR);
+            self.pending.push(shutdown.build().user_data(CLOSE));
+        } else {
+            // SAFETY: shutdown on an fd this server has not closed yet.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+    }
 }
 
 /// A provided-buffer ring (IORING_REGISTER_PBUF_RING): RING_BUFS buffers of BUF_SIZE bytes that
