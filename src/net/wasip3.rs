@@ -25,12 +25,12 @@
 //! 7. A goroutine abandoned while it waits on a connection, because `main`
 //!    returned (wasm cannot unwind it: its frames and the handles they own
 //!    are never dropped), still has its goroutine-locals dropped with its
-//!    record. One of them names the connection it waited on, and its drop
-//!    closes every direction that the abandoned operation does not hold:
-//!    parked on a read, the outgoing stream closes and the peer reads end of
-//!    stream. The pending operation's stream stays open until the instance
-//!    ends, as do a listener whose `accept` and a UDP socket whose receive
-//!    was abandoned.
+//!    record. One of them ([`WaitingOn`]'s) names the socket it waited on,
+//!    the stream end its operation holds and the waitables it registered
+//!    ([`io_wait`] notes them). Its drop cancels and drops that operation
+//!    (src/wasip3/abandon.rs), closes the connection's other direction, and
+//!    drops the socket if the abandoned frame was its only owner: the peer
+//!    reads end of stream, a listener's or UDP socket's port is free again.
 //!
 //! Timeouts race the operation against `monotonic-clock.wait-for`; when the
 //! clock wins, the operation is cancelled, and what it transferred meanwhile
@@ -69,6 +69,7 @@ use super::addr::{LookupKind, ToSocketAddrs};
 use super::Incoming;
 use crate::runtime::WaitReason;
 use crate::sync::Mutex;
+use crate::wasip3::abandon;
 
 /// The final result of one direction of a connection.
 type Outcome = FutureReader<Result<(), ErrorCode>>;
@@ -288,6 +289,8 @@ impl TcpListener {
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let socket = {
             let mut incoming = self.inner.incoming.lock();
+            let held = Held::Listener(Rc::downgrade(&self.inner), incoming.handle());
+            let _waiting = WaitingOn::enter(held);
             io_wait(incoming.next())
         };
         let socket = socket.ok_or_else(|| {
@@ -519,7 +522,8 @@ impl Connection {
             return Ok(0);
         };
         let (result, data) = {
-            let _waiting = WaitingOn::enter(self);
+            let held = Held::Connection(Rc::downgrade(self), Direction::Receive, bytes.handle());
+            let _waiting = WaitingOn::enter(held);
             let mut read = pin!(bytes.read(Vec::with_capacity(buf.len())));
             match race(read.as_mut(), self.read_timeout.get()) {
                 Some(done) => done,
@@ -564,7 +568,8 @@ impl Connection {
             ));
         };
         let result = {
-            let _waiting = WaitingOn::enter(self);
+            let held = Held::Connection(Rc::downgrade(self), Direction::Send, bytes.handle());
+            let _waiting = WaitingOn::enter(held);
             let mut write = pin!(bytes.write(buf.to_vec()));
             match race(write.as_mut(), self.write_timeout.get()) {
                 Some((result, _)) => result,
@@ -603,17 +608,22 @@ impl Connection {
 }
 
 crate::goroutine_local! {
-    /// The connection this goroutine is waiting on (step 7).
+    /// The socket this goroutine is waiting on (step 7).
     static WAITING_ON: std::cell::RefCell<Option<Abandoned>> = std::cell::RefCell::new(None);
 }
 
-/// A goroutine's wait on a connection, from before its operation starts
-/// until it ends; ending it disarms its [`Abandoned`].
+/// A goroutine's wait on a socket, from before its operation starts until it
+/// ends; ending it disarms its [`Abandoned`].
 struct WaitingOn;
 
 impl WaitingOn {
-    fn enter(connection: &Rc<Connection>) -> WaitingOn {
-        WAITING_ON.with_borrow_mut(|w| *w = Some(Abandoned(Rc::downgrade(connection))));
+    fn enter(socket: Held) -> WaitingOn {
+        WAITING_ON.with_borrow_mut(|w| {
+            *w = Some(Abandoned {
+                socket,
+                waitables: Vec::new(),
+            })
+        });
         WaitingOn
     }
 }
@@ -621,21 +631,109 @@ impl WaitingOn {
 impl Drop for WaitingOn {
     fn drop(&mut self) {
         if let Some(mut armed) = WAITING_ON.with_borrow_mut(Option::take) {
-            armed.0 = std::rc::Weak::new();
+            armed.socket = Held::Nothing;
         }
     }
 }
 
+/// The socket a goroutine waits on, and the stream end its operation holds.
+enum Held {
+    /// A read (`Receive`, the readable end) or write (the writable end).
+    Connection(std::rc::Weak<Connection>, Direction, u32),
+    /// An accept: the readable end of the listener's connections.
+    Listener(std::rc::Weak<Listener>, u32),
+    /// A receive or send (import subtasks).
+    Udp(std::rc::Weak<Udp>),
+    /// Disarmed: the operation ended.
+    Nothing,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Direction {
+    Receive,
+    Send,
+}
+
 /// Dropped armed only with the goroutine-locals of a goroutine abandoned
-/// while it waited: then it closes the connection.
-struct Abandoned(std::rc::Weak<Connection>);
+/// while it waited (src/wasip3/abandon.rs): then it ends the pending
+/// operation and, if no one else holds the socket, closes it.
+struct Abandoned {
+    socket: Held,
+    /// What the operation registered (a stream end, subtasks, a clock).
+    waitables: Vec<u32>,
+}
 
 impl Drop for Abandoned {
     fn drop(&mut self) {
-        if let Some(connection) = self.0.upgrade() {
-            connection.close_abandoned();
+        let held_stream = match &self.socket {
+            Held::Connection(_, _, stream) | Held::Listener(_, stream) => Some(*stream),
+            Held::Udp(_) => None,
+            Held::Nothing => return,
+        };
+        // Only the abandoned frame holds the socket: nothing can use or drop
+        // its handles again (that frame never runs), so they may be closed
+        // by number.
+        let alone = match &self.socket {
+            Held::Connection(c, ..) => c.strong_count() == 1,
+            Held::Listener(l, _) => l.strong_count() == 1,
+            Held::Udp(u) => u.strong_count() == 1,
+            Held::Nothing => false,
+        };
+        for &waitable in &self.waitables {
+            if Some(waitable) != held_stream {
+                // Import subtasks: a UDP call, a connect, a timeout's clock.
+                abandon::cancel_subtask(waitable);
+            }
+        }
+        match &self.socket {
+            Held::Connection(connection, direction, stream) => {
+                let Some(connection) = connection.upgrade() else {
+                    return;
+                };
+                if alone {
+                    // SAFETY: the end the abandoned operation holds; its
+                    // `StreamReader`/`StreamWriter` is never dropped (the
+                    // connection's only owner is the abandoned frame).
+                    unsafe {
+                        match direction {
+                            Direction::Receive => abandon::drop_readable::<u8>(*stream),
+                            Direction::Send => abandon::drop_writable::<u8>(*stream),
+                        }
+                    }
+                }
+                connection.close_abandoned();
+                if alone {
+                    close_tcp_socket(&connection.socket);
+                }
+            }
+            Held::Listener(listener, stream) => {
+                if let (true, Some(listener)) = (alone, listener.upgrade()) {
+                    // SAFETY: as for a connection's stream.
+                    unsafe { abandon::drop_readable::<TcpSocket>(*stream) };
+                    close_tcp_socket(&listener.socket);
+                }
+            }
+            Held::Udp(udp) => {
+                if let (true, Some(udp)) = (alone, udp.upgrade()) {
+                    close_udp_socket(&udp.socket);
+                }
+            }
+            Held::Nothing => {}
         }
     }
+}
+
+/// Drops the socket resource an abandoned frame owns: its owner keeps no
+/// handle (`take_handle`), a new owner drops it.
+fn close_tcp_socket(socket: &TcpSocket) {
+    // SAFETY: the handle was just taken from its only owner.
+    drop(unsafe { TcpSocket::from_handle(socket.take_handle()) });
+}
+
+/// As [`close_tcp_socket`], for UDP.
+fn close_udp_socket(socket: &WasiUdpSocket) {
+    // SAFETY: as in `close_tcp_socket`.
+    drop(unsafe { WasiUdpSocket::from_handle(socket.take_handle()) });
 }
 
 impl Drop for Connection {
@@ -780,6 +878,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let _waiting = WaitingOn::enter(Held::Udp(Rc::downgrade(&self.inner)));
         let receive = pin!(self.inner.socket.receive());
         // A datagram that arrives as the timeout cancels the receive is lost
         // (UDP may lose datagrams anyway).
@@ -836,6 +935,7 @@ impl UdpSocket {
     }
 
     fn send_datagram(&self, buf: &[u8], to: Option<SocketAddr>) -> io::Result<usize> {
+        let _waiting = WaitingOn::enter(Held::Udp(Rc::downgrade(&self.inner)));
         let send = pin!(self.inner.socket.send(buf.to_vec(), to.map(to_wasi)));
         race(send, self.inner.write_timeout.get())
             .ok_or_else(|| timed_out("send"))?
@@ -913,8 +1013,23 @@ fn connect(addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream>
 
 /// [`block_on`](crate::block_on) for a socket operation: the goroutine dump
 /// shows the goroutine as `[IO wait]`, as Go's does.
+///
+/// The waitables each poll registers are noted in the goroutine's
+/// [`WaitingOn`], if any: what to close if the goroutine is abandoned.
 fn io_wait<F: Future>(operation: F) -> F::Output {
-    crate::block_on::block_on_as(WaitReason::IoWait, "a gosched::net call", operation)
+    let mut operation = pin!(operation);
+    let noting = std::future::poll_fn(|cx| {
+        let (poll, registered) = abandon::noting_registrations(|| operation.as_mut().poll(cx));
+        if !registered.is_empty() {
+            WAITING_ON.with_borrow_mut(|w| {
+                if let Some(armed) = w {
+                    armed.waitables.extend(registered);
+                }
+            });
+        }
+        poll
+    });
+    crate::block_on::block_on_as(WaitReason::IoWait, "a gosched::net call", noting)
 }
 
 /// Drives `operation` in [`io_wait`] until it completes

@@ -29,6 +29,7 @@
 //!
 //! docs/wasip3.md has the design, the export ABI and the build pipeline.
 
+pub(crate) mod abandon;
 mod abi;
 mod detach;
 mod entry;
