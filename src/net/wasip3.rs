@@ -66,7 +66,7 @@ use ::wasip3::wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWrit
 use ::wasip3::wit_stream;
 
 use super::addr::{LookupKind, ToSocketAddrs};
-use super::Incoming;
+use super::{check_timeout, Incoming, Timeouts};
 use crate::runtime::WaitReason;
 use crate::sync::Mutex;
 use crate::wasip3::abandon;
@@ -151,70 +151,16 @@ macro_rules! socket_methods {
 macro_rules! data_socket_methods {
     ($ty:ident, $make:literal, $wait:literal, $get_hop:ident, $set_hop:ident) => {
         socket_methods!($ty, $make, $get_hop, $set_hop);
+        timeout_methods!($ty, $make, $wait, inner.timeouts);
 
         impl $ty {
-            /// Makes reads and receives that wait longer than `timeout` fail
-            /// with `WouldBlock` (std's kind on Unix); `None`: wait forever.
-            /// The socket stays usable.
-            ///
-            /// # Errors
-            ///
-            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-            ///
-            #[doc = example!(
-                        $make,
-                        "s.set_read_timeout(Some(std::time::Duration::from_millis(5))).unwrap();",
-                        "let err = ", $wait, ".unwrap_err();",
-                        "assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);"
-                    )]
-            pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-                check_timeout(timeout)?;
-                self.inner.read_timeout.set(timeout);
-                Ok(())
-            }
-
-            /// Makes writes and sends that wait longer than `timeout` (the
-            /// host takes no more bytes) fail with `WouldBlock`; `None`: wait
-            /// forever.
-            ///
-            /// # Errors
-            ///
-            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-            ///
-            #[doc = example!(
-                        $make,
-                        "let second = Some(std::time::Duration::from_secs(1));",
-                        "s.set_write_timeout(second).unwrap();",
-                        "assert_eq!(s.write_timeout().unwrap(), second);",
-                        "assert!(s.set_write_timeout(Some(std::time::Duration::ZERO)).is_err());"
-                    )]
-            pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-                check_timeout(timeout)?;
-                self.inner.write_timeout.set(timeout);
-                Ok(())
-            }
-
-            /// The read timeout.
-            ///
-            #[doc = example!($make, "assert_eq!(s.read_timeout().unwrap(), None);")]
-            pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-                Ok(self.inner.read_timeout.get())
-            }
-
-            /// The write timeout.
-            ///
-            #[doc = example!($make, "assert_eq!(s.write_timeout().unwrap(), None);")]
-            pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-                Ok(self.inner.write_timeout.get())
-            }
-
             /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
             ///
             #[doc = example!(
-                        $make,
-                        "let err = s.peek(&mut [0; 8]).unwrap_err();",
-                        "assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);"
-                    )]
+                                $make,
+                                "let err = s.peek(&mut [0; 8]).unwrap_err();",
+                                "assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);"
+                            )]
             pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
                 let _ = buf;
                 Err(unsupported("peeking"))
@@ -359,8 +305,7 @@ struct Connection {
     receiving: Mutex<Receiving>,
     sending: Mutex<Sending>,
     socket: TcpSocket,
-    read_timeout: std::cell::Cell<Option<Duration>>,
-    write_timeout: std::cell::Cell<Option<Duration>>,
+    timeouts: Timeouts,
 }
 
 /// The receive direction; `None`s once shut down or ended.
@@ -407,9 +352,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-        if timeout.is_zero() {
-            return Err(zero_timeout());
-        }
+        check_timeout(Some(timeout))?;
         connect(*addr, Some(timeout))
     }
 
@@ -429,8 +372,7 @@ impl TcpStream {
                     outcome: Some(sent),
                 }),
                 socket,
-                read_timeout: Default::default(),
-                write_timeout: Default::default(),
+                timeouts: Timeouts::default(),
             }),
         }
     }
@@ -525,7 +467,7 @@ impl Connection {
             let held = Held::Connection(Rc::downgrade(self), Direction::Receive, bytes.handle());
             let _waiting = WaitingOn::enter(held);
             let mut read = pin!(bytes.read(Vec::with_capacity(buf.len())));
-            match race(read.as_mut(), self.read_timeout.get()) {
+            match race(read.as_mut(), self.timeouts.read.get()) {
                 Some(done) => done,
                 None => match read.as_mut().cancel() {
                     (_, data) if !data.is_empty() => (StreamResult::Complete(data.len()), data),
@@ -571,7 +513,7 @@ impl Connection {
             let held = Held::Connection(Rc::downgrade(self), Direction::Send, bytes.handle());
             let _waiting = WaitingOn::enter(held);
             let mut write = pin!(bytes.write(buf.to_vec()));
-            match race(write.as_mut(), self.write_timeout.get()) {
+            match race(write.as_mut(), self.timeouts.write.get()) {
                 Some((result, _)) => result,
                 None => match write.as_mut().cancel() {
                     (StreamResult::Complete(n), _) if n > 0 => StreamResult::Complete(n),
@@ -809,8 +751,7 @@ pub struct UdpSocket {
 
 struct Udp {
     socket: WasiUdpSocket,
-    read_timeout: std::cell::Cell<Option<Duration>>,
-    write_timeout: std::cell::Cell<Option<Duration>>,
+    timeouts: Timeouts,
 }
 
 impl UdpSocket {
@@ -829,8 +770,7 @@ impl UdpSocket {
             Ok(UdpSocket {
                 inner: Rc::new(Udp {
                     socket,
-                    read_timeout: Default::default(),
-                    write_timeout: Default::default(),
+                    timeouts: Timeouts::default(),
                 }),
             })
         })
@@ -882,7 +822,7 @@ impl UdpSocket {
         let receive = pin!(self.inner.socket.receive());
         // A datagram that arrives as the timeout cancels the receive is lost
         // (UDP may lose datagrams anyway).
-        let (data, from) = race(receive, self.inner.read_timeout.get())
+        let (data, from) = race(receive, self.inner.timeouts.read.get())
             .ok_or_else(|| timed_out("receive"))?
             .map_err(error)?;
         let n = data.len().min(buf.len());
@@ -937,7 +877,7 @@ impl UdpSocket {
     fn send_datagram(&self, buf: &[u8], to: Option<SocketAddr>) -> io::Result<usize> {
         let _waiting = WaitingOn::enter(Held::Udp(Rc::downgrade(&self.inner)));
         let send = pin!(self.inner.socket.send(buf.to_vec(), to.map(to_wasi)));
-        race(send, self.inner.write_timeout.get())
+        race(send, self.inner.timeouts.write.get())
             .ok_or_else(|| timed_out("send"))?
             .map_err(error)?;
         Ok(buf.len())
@@ -1169,20 +1109,6 @@ fn error(code: ErrorCode) -> io::Error {
 
 fn timed_out(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::WouldBlock, format!("{what} timed out"))
-}
-
-fn zero_timeout() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "cannot set a 0 duration timeout",
-    )
-}
-
-fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
-    match timeout {
-        Some(t) if t.is_zero() => Err(zero_timeout()),
-        _ => Ok(()),
-    }
 }
 
 fn no_address() -> io::Error {
