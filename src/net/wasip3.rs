@@ -157,10 +157,10 @@ macro_rules! data_socket_methods {
             /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
             ///
             #[doc = example!(
-                                $make,
-                                "let err = s.peek(&mut [0; 8]).unwrap_err();",
-                                "assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);"
-                            )]
+                                        $make,
+                                        "let err = s.peek(&mut [0; 8]).unwrap_err();",
+                                        "assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);"
+                                    )]
             pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
                 let _ = buf;
                 Err(unsupported("peeking"))
