@@ -13,6 +13,11 @@
 //! * `POST /echo` → streams the request body back as it arrives
 //! * `GET /count` → asks the counter goroutine, over a channel, for the next
 //!   value of the counter it owns, and answers it in decimal
+//! * `GET /bytes?n=N` → N bytes known up front (written after the head, while
+//!   the client reads)
+//! * `GET /stats` → `waitables N`: how many host operations this instance
+//!   still waits for ([`gosched::wasip3::registered_waitables`]); 0 when it
+//!   is idle, more if one leaks
 
 use std::cell::OnceCell;
 use std::io::{self, Write as _};
@@ -52,12 +57,7 @@ fn handle(request: Request) -> Result<Response, Error> {
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/") => Ok(Response::new("hello".into())),
         (&Method::GET, "/sleep") => {
-            let ms: u64 = request
-                .uri()
-                .query()
-                .and_then(|q| q.strip_prefix("ms="))
-                .ok_or("usage: /sleep?ms=N")?
-                .parse()?;
+            let ms: u64 = query(&request, "ms=")?.parse()?;
             gosched::sleep(Duration::from_millis(ms));
             Ok(Response::new(format!("slept {ms}").into()))
         }
@@ -74,12 +74,26 @@ fn handle(request: Request) -> Result<Response, Error> {
             COUNTER.with(|counter| counter.get().expect("init ran").send(reply))?;
             Ok(Response::new(answer.recv()?.to_string().into()))
         }
+        (&Method::GET, "/bytes") => {
+            let n: usize = query(&request, "n=")?.parse()?;
+            Ok(Response::new(vec![b'x'; n].into()))
+        }
+        (&Method::GET, "/stats") => {
+            let waitables = gosched::wasip3::registered_waitables();
+            Ok(Response::new(format!("waitables {waitables}").into()))
+        }
         _ => {
             let mut response = Response::new("not found\n".into());
             *response.status_mut() = StatusCode::NOT_FOUND;
             Ok(response)
         }
     }
+}
+
+/// The value of a one-parameter query `NAME=value` (`name` is `"NAME="`).
+fn query<'r>(request: &'r Request, name: &str) -> Result<&'r str, Error> {
+    let value = request.uri().query().and_then(|q| q.strip_prefix(name));
+    Ok(value.ok_or_else(|| format!("usage: {}?{name}N", request.uri().path()))?)
 }
 
 /// Only `wasmtime run` calls `main`; `wasmtime serve` calls the handler.

@@ -533,6 +533,116 @@ fn a_connection_parked_on_at_shutdown_is_closed_and_the_peer_reads_eof() {
     });
 }
 
+#[test]
+fn a_connection_parked_on_a_write_at_shutdown_is_closed_and_the_peer_reads_eof() {
+    const SENT: usize = 32 << 20; // more than loopback's buffers take
+    let (client, listener) = run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut conn, _) = listener.accept().unwrap();
+        go(move || {
+            let _ = conn.write_all(&vec![7u8; SENT]);
+            unreachable!("the client never reads");
+        });
+        gosched::sleep(Duration::from_millis(50));
+        (client, listener)
+    });
+    // A later runtime of the same thread (wasm: the same instance).
+    run(move || {
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut received = 0;
+        let mut buf = vec![0u8; 1 << 16];
+        let end = loop {
+            match (&client).read(&mut buf) {
+                Ok(0) => break Ok(0),
+                Ok(n) => received += n,
+                Err(e) => break Err(e.kind()),
+            }
+        };
+        assert_eq!(
+            end,
+            Ok(0),
+            "the write-blocked connection was not closed ({received} bytes arrived)"
+        );
+        assert!(
+            received < SENT,
+            "the write was not blocked: {received} bytes"
+        );
+        drop(listener);
+    });
+}
+
+#[test]
+fn a_connection_parked_on_a_read_at_shutdown_is_closed_whole_and_the_peer_cannot_write() {
+    let (client, listener) = run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut conn, _) = listener.accept().unwrap();
+        go(move || {
+            let _ = conn.read(&mut [0u8; 8]);
+            unreachable!("the client never writes");
+        });
+        gosched::sleep(Duration::from_millis(20));
+        (client, listener)
+    });
+    run(move || {
+        // A socket closed whole answers data with a reset: a later write
+        // fails. A pending read still open would take every byte.
+        let refused = (0..100).find_map(|_| {
+            let written = (&client).write(b"x");
+            gosched::sleep(Duration::from_millis(10));
+            written.err()
+        });
+        let kind = refused.map(|e| e.kind());
+        assert!(
+            matches!(
+                kind,
+                Some(ErrorKind::BrokenPipe | ErrorKind::ConnectionReset)
+            ),
+            "the peer could still write: {kind:?}"
+        );
+        drop(listener);
+    });
+}
+
+#[test]
+fn a_listener_parked_in_accept_at_shutdown_is_closed_and_its_port_binds_again() {
+    let addr = run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        go(move || {
+            let _ = listener.accept();
+            unreachable!("nobody connects");
+        });
+        gosched::sleep(Duration::from_millis(20));
+        addr
+    });
+    run(move || {
+        let again = TcpListener::bind(addr);
+        assert!(again.is_ok(), "{addr} still taken: {again:?}");
+    });
+}
+
+#[test]
+fn a_udp_socket_parked_in_recv_at_shutdown_is_closed_and_its_port_binds_again() {
+    let addr = run(|| {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        go(move || {
+            let _ = socket.recv_from(&mut [0u8; 8]);
+            unreachable!("nobody sends");
+        });
+        gosched::sleep(Duration::from_millis(20));
+        addr
+    });
+    run(move || {
+        let again = UdpSocket::bind(addr);
+        assert!(again.is_ok(), "{addr} still taken: {again:?}");
+    });
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn a_socket_parked_on_is_not_a_deadlock() {

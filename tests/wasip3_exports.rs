@@ -19,6 +19,7 @@ wit_bindgen::generate!({
     world: "caller",
 });
 
+use gosched::wasip3::bindings::clocks::monotonic_clock;
 use test::exports::calls;
 
 /// `n` goroutines each make one call; returns the values and the time taken.
@@ -139,6 +140,28 @@ fn an_earlier_deadline_takes_the_timer_from_a_task_that_has_returned() {
         (before, gosched::block_on(calls::finished_sleepers()))
     });
     assert_eq!(after, before + 1);
+}
+
+#[test]
+#[ignore = "needs the callee composed in: run by tools/wasip3-checks"]
+fn a_cancelled_call_hands_what_its_task_held_to_the_other_calls() {
+    let wait_ms = |ms: u64| monotonic_clock::wait_for(ms * 1_000_000);
+    let (cancelled, other) = gosched::run(move || {
+        // The earliest deadline: the callee's timer subtask joins the set of
+        // this call's task...
+        let first = gosched::go(move || first_of(calls::sleep(300), wait_ms(100)));
+        gosched::sleep(Duration::from_millis(20));
+        // ...and stays there when this later one arrives. Cancelling the
+        // first call must not take the timer away from the second.
+        let other = first_of(calls::sleep(500), wait_ms(3000));
+        (first.join().unwrap(), other)
+    });
+    assert_eq!(cancelled, Err(()));
+    assert_eq!(
+        other,
+        Ok(500),
+        "the call whose timer sat in the cancelled call's task never woke"
+    );
 }
 
 /// Polls both futures until one is ready; the other is dropped.

@@ -261,16 +261,13 @@ mod tests {
 
     #[test]
     fn serve_listens_on_loopback_unless_told_otherwise() {
+        let with = |rest: &[&str]| {
+            let fixed = ["serve", "-S", "p3", "-S", "cli", "-S", "inherit-env=y"];
+            os(&[&fixed[..], rest].concat())
+        };
         assert_eq!(
             serve_args(&os(&["--max-instance-reuse-count", "9"])),
-            os(&[
-                "serve",
-                "-S",
-                "p3",
-                "-S",
-                "cli",
-                "-S",
-                "inherit-env=y",
+            with(&[
                 "--addr",
                 "127.0.0.1:8080",
                 "--max-instance-reuse-count",
@@ -279,16 +276,7 @@ mod tests {
         );
         assert_eq!(
             serve_args(&os(&["--addr=127.0.0.1:0"])),
-            os(&[
-                "serve",
-                "-S",
-                "p3",
-                "-S",
-                "cli",
-                "-S",
-                "inherit-env=y",
-                "--addr=127.0.0.1:0"
-            ])
+            with(&["--addr=127.0.0.1:0"])
         );
     }
 }

@@ -76,6 +76,85 @@ macro_rules! fence {
     };
 }
 
+/// The timeout methods [`TcpStream`] and [`UdpSocket`] have on every
+/// backend, written once with their docs and examples: `$make` makes a
+/// socket `s`, `$wait` is a call on it that waits for input, and
+/// `$($timeouts).+` is the path from `self` to the socket's [`Timeouts`].
+macro_rules! timeout_methods {
+    ($ty:ident, $make:expr, $wait:expr, $($timeouts:ident).+) => {
+        impl $ty {
+            /// Fails a read or receive that waits longer than `timeout` with
+            /// [`io::ErrorKind::WouldBlock`] (what std gives on Unix); the
+            /// socket stays usable. `None` waits forever.
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+            ///
+            #[doc = example!(
+                $make,
+                "s.set_read_timeout(Some(std::time::Duration::from_millis(5))).unwrap();",
+                "let err = ", $wait, ".unwrap_err();",
+                "assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);"
+            )]
+            pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                super::check_timeout(timeout)?;
+                self.$($timeouts).+.read.set(timeout);
+                Ok(())
+            }
+
+            /// As [`set_read_timeout`](Self::set_read_timeout), for writes
+            /// and sends (the peer or the host takes no more bytes).
+            ///
+            #[doc = example!(
+                $make,
+                "let second = Some(std::time::Duration::from_secs(1));",
+                "s.set_write_timeout(second).unwrap();",
+                "assert_eq!(s.write_timeout().unwrap(), second);",
+                "assert!(s.set_write_timeout(Some(std::time::Duration::ZERO)).is_err());"
+            )]
+            pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                super::check_timeout(timeout)?;
+                self.$($timeouts).+.write.set(timeout);
+                Ok(())
+            }
+
+            /// The read timeout.
+            ///
+            #[doc = example!($make, "assert_eq!(s.read_timeout().unwrap(), None);")]
+            pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+                Ok(self.$($timeouts).+.read.get())
+            }
+
+            /// The write timeout.
+            ///
+            #[doc = example!($make, "assert_eq!(s.write_timeout().unwrap(), None);")]
+            pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+                Ok(self.$($timeouts).+.write.get())
+            }
+        }
+    };
+}
+
+/// A socket's read and write timeouts, shared by its `try_clone`s (in std
+/// they are properties of the one underlying socket).
+#[derive(Default)]
+struct Timeouts {
+    read: std::cell::Cell<Option<std::time::Duration>>,
+    write: std::cell::Cell<Option<std::time::Duration>>,
+}
+
+/// A zero timeout is an error, as in std.
+fn check_timeout(timeout: Option<std::time::Duration>) -> std::io::Result<()> {
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        ));
+    }
+    Ok(())
+}
+
 mod addr;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;

@@ -27,7 +27,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::addr::{LookupKind, ToSocketAddrs};
-use super::Incoming;
+use super::{check_timeout, Incoming, Timeouts};
 use crate::platform::{Direction, Netpoller, Waiter};
 use crate::runtime::{self, Scheduler, WaitReason};
 
@@ -35,8 +35,7 @@ use crate::runtime::{self, Scheduler, WaitReason};
 /// are properties of the one underlying socket).
 #[derive(Default)]
 struct Settings {
-    read_timeout: Cell<Option<Duration>>,
-    write_timeout: Cell<Option<Duration>>,
+    timeouts: Timeouts,
     /// The user asked for non-blocking calls: "would block" is returned.
     nonblocking: Cell<bool>,
 }
@@ -145,8 +144,8 @@ impl<S: AsRawFd> Pollable<S> {
     /// takes nothing.
     fn whole<R>(&self, direction: Direction, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         let timeout = match direction {
-            Direction::Read => self.settings.read_timeout.get(),
-            Direction::Write => self.settings.write_timeout.get(),
+            Direction::Read => self.settings.timeouts.read.get(),
+            Direction::Write => self.settings.timeouts.write.get(),
         };
         self.io(direction, timeout, would_block_timeout, op, |_| false)
     }
@@ -248,17 +247,6 @@ fn adopt<S: AsRawFd + Blocking>(sock: S) -> Pollable<S> {
         panic!("gosched::net: cannot put a std socket in non-blocking mode: {e}")
     });
     Pollable::new(sock, Rc::default())
-}
-
-/// Std's rule for a timeout argument.
-fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
-    if timeout == Some(Duration::ZERO) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "cannot set a 0 duration timeout",
-        ));
-    }
-    Ok(())
 }
 
 /// Resolves `addr`: names on `unblock`'s pool inside a goroutine, here outside.
@@ -373,6 +361,7 @@ macro_rules! socket_methods {
 macro_rules! data_socket_methods {
     ($ty:ident, $std:ty, $make:literal, $wait:literal) => {
         socket_methods!($ty, $make, $wait);
+        timeout_methods!($ty, $make, $wait, io.settings.timeouts);
 
         impl $ty {
             /// A second handle to the same socket (a `dup`ed fd): one
@@ -389,53 +378,6 @@ macro_rules! data_socket_methods {
                 Ok($ty {
                     io: Pollable::new(self.io.sock.try_clone()?, self.io.settings.clone()),
                 })
-            }
-
-            /// Fails a read or receive that waits longer than `timeout` with
-            /// [`io::ErrorKind::WouldBlock`] (what std gives on Unix); the
-            /// socket stays usable. `None` waits forever; a zero timeout is an
-            /// error.
-            ///
-            #[doc = example!(
-                $make,
-                "s.set_read_timeout(Some(std::time::Duration::from_millis(5))).unwrap();",
-                "let err = ", $wait, ".unwrap_err();",
-                "assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);"
-            )]
-            pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-                check_timeout(timeout)?;
-                self.io.settings.read_timeout.set(timeout);
-                Ok(())
-            }
-
-            /// As [`set_read_timeout`](Self::set_read_timeout), for writes
-            /// and sends.
-            ///
-            #[doc = example!(
-                $make,
-                "let second = Some(std::time::Duration::from_secs(1));",
-                "s.set_write_timeout(second).unwrap();",
-                "assert_eq!(s.write_timeout().unwrap(), second);",
-                "assert!(s.set_write_timeout(Some(std::time::Duration::ZERO)).is_err());"
-            )]
-            pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-                check_timeout(timeout)?;
-                self.io.settings.write_timeout.set(timeout);
-                Ok(())
-            }
-
-            /// The read timeout.
-            ///
-            #[doc = example!($make, "assert_eq!(s.read_timeout().unwrap(), None);")]
-            pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-                Ok(self.io.settings.read_timeout.get())
-            }
-
-            /// The write timeout.
-            ///
-            #[doc = example!($make, "assert_eq!(s.write_timeout().unwrap(), None);")]
-            pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-                Ok(self.io.settings.write_timeout.get())
             }
 
             /// The std socket, in blocking mode, for use outside gosched (on
@@ -617,11 +559,11 @@ impl TcpStream {
     }
 
     fn read_timeout_now(&self) -> Option<Duration> {
-        self.io.settings.read_timeout.get()
+        self.io.settings.timeouts.read.get()
     }
 
     fn write_timeout_now(&self) -> Option<Duration> {
-        self.io.settings.write_timeout.get()
+        self.io.settings.timeouts.write.get()
     }
 }
 

@@ -25,12 +25,12 @@
 //! 7. A goroutine abandoned while it waits on a connection, because `main`
 //!    returned (wasm cannot unwind it: its frames and the handles they own
 //!    are never dropped), still has its goroutine-locals dropped with its
-//!    record. One of them names the connection it waited on, and its drop
-//!    closes every direction that the abandoned operation does not hold:
-//!    parked on a read, the outgoing stream closes and the peer reads end of
-//!    stream. The pending operation's stream stays open until the instance
-//!    ends, as do a listener whose `accept` and a UDP socket whose receive
-//!    was abandoned.
+//!    record. One of them ([`WaitingOn`]'s) names the socket it waited on,
+//!    the stream end its operation holds and the waitables it registered
+//!    ([`io_wait`] notes them). Its drop cancels and drops that operation
+//!    (src/wasip3/abandon.rs), closes the connection's other direction, and
+//!    drops the socket if the abandoned frame was its only owner: the peer
+//!    reads end of stream, a listener's or UDP socket's port is free again.
 //!
 //! Timeouts race the operation against `monotonic-clock.wait-for`; when the
 //! clock wins, the operation is cancelled, and what it transferred meanwhile
@@ -66,9 +66,10 @@ use ::wasip3::wit_bindgen::{FutureReader, StreamReader, StreamResult, StreamWrit
 use ::wasip3::wit_stream;
 
 use super::addr::{LookupKind, ToSocketAddrs};
-use super::Incoming;
+use super::{check_timeout, Incoming, Timeouts};
 use crate::runtime::WaitReason;
 use crate::sync::Mutex;
+use crate::wasip3::abandon;
 
 /// The final result of one direction of a connection.
 type Outcome = FutureReader<Result<(), ErrorCode>>;
@@ -150,70 +151,16 @@ macro_rules! socket_methods {
 macro_rules! data_socket_methods {
     ($ty:ident, $make:literal, $wait:literal, $get_hop:ident, $set_hop:ident) => {
         socket_methods!($ty, $make, $get_hop, $set_hop);
+        timeout_methods!($ty, $make, $wait, inner.timeouts);
 
         impl $ty {
-            /// Makes reads and receives that wait longer than `timeout` fail
-            /// with `WouldBlock` (std's kind on Unix); `None`: wait forever.
-            /// The socket stays usable.
-            ///
-            /// # Errors
-            ///
-            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-            ///
-            #[doc = example!(
-                        $make,
-                        "s.set_read_timeout(Some(std::time::Duration::from_millis(5))).unwrap();",
-                        "let err = ", $wait, ".unwrap_err();",
-                        "assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);"
-                    )]
-            pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-                check_timeout(timeout)?;
-                self.inner.read_timeout.set(timeout);
-                Ok(())
-            }
-
-            /// Makes writes and sends that wait longer than `timeout` (the
-            /// host takes no more bytes) fail with `WouldBlock`; `None`: wait
-            /// forever.
-            ///
-            /// # Errors
-            ///
-            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
-            ///
-            #[doc = example!(
-                        $make,
-                        "let second = Some(std::time::Duration::from_secs(1));",
-                        "s.set_write_timeout(second).unwrap();",
-                        "assert_eq!(s.write_timeout().unwrap(), second);",
-                        "assert!(s.set_write_timeout(Some(std::time::Duration::ZERO)).is_err());"
-                    )]
-            pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-                check_timeout(timeout)?;
-                self.inner.write_timeout.set(timeout);
-                Ok(())
-            }
-
-            /// The read timeout.
-            ///
-            #[doc = example!($make, "assert_eq!(s.read_timeout().unwrap(), None);")]
-            pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-                Ok(self.inner.read_timeout.get())
-            }
-
-            /// The write timeout.
-            ///
-            #[doc = example!($make, "assert_eq!(s.write_timeout().unwrap(), None);")]
-            pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-                Ok(self.inner.write_timeout.get())
-            }
-
             /// Always `Unsupported`: wasi:sockets@0.3.0 cannot peek.
             ///
             #[doc = example!(
-                        $make,
-                        "let err = s.peek(&mut [0; 8]).unwrap_err();",
-                        "assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);"
-                    )]
+                                        $make,
+                                        "let err = s.peek(&mut [0; 8]).unwrap_err();",
+                                        "assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);"
+                                    )]
             pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
                 let _ = buf;
                 Err(unsupported("peeking"))
@@ -288,6 +235,8 @@ impl TcpListener {
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let socket = {
             let mut incoming = self.inner.incoming.lock();
+            let held = Held::Listener(Rc::downgrade(&self.inner), incoming.handle());
+            let _waiting = WaitingOn::enter(held);
             io_wait(incoming.next())
         };
         let socket = socket.ok_or_else(|| {
@@ -356,8 +305,7 @@ struct Connection {
     receiving: Mutex<Receiving>,
     sending: Mutex<Sending>,
     socket: TcpSocket,
-    read_timeout: std::cell::Cell<Option<Duration>>,
-    write_timeout: std::cell::Cell<Option<Duration>>,
+    timeouts: Timeouts,
 }
 
 /// The receive direction; `None`s once shut down or ended.
@@ -404,9 +352,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-        if timeout.is_zero() {
-            return Err(zero_timeout());
-        }
+        check_timeout(Some(timeout))?;
         connect(*addr, Some(timeout))
     }
 
@@ -426,8 +372,7 @@ impl TcpStream {
                     outcome: Some(sent),
                 }),
                 socket,
-                read_timeout: Default::default(),
-                write_timeout: Default::default(),
+                timeouts: Timeouts::default(),
             }),
         }
     }
@@ -519,9 +464,10 @@ impl Connection {
             return Ok(0);
         };
         let (result, data) = {
-            let _waiting = WaitingOn::enter(self);
+            let held = Held::Connection(Rc::downgrade(self), Direction::Receive, bytes.handle());
+            let _waiting = WaitingOn::enter(held);
             let mut read = pin!(bytes.read(Vec::with_capacity(buf.len())));
-            match race(read.as_mut(), self.read_timeout.get()) {
+            match race(read.as_mut(), self.timeouts.read.get()) {
                 Some(done) => done,
                 None => match read.as_mut().cancel() {
                     (_, data) if !data.is_empty() => (StreamResult::Complete(data.len()), data),
@@ -564,9 +510,10 @@ impl Connection {
             ));
         };
         let result = {
-            let _waiting = WaitingOn::enter(self);
+            let held = Held::Connection(Rc::downgrade(self), Direction::Send, bytes.handle());
+            let _waiting = WaitingOn::enter(held);
             let mut write = pin!(bytes.write(buf.to_vec()));
-            match race(write.as_mut(), self.write_timeout.get()) {
+            match race(write.as_mut(), self.timeouts.write.get()) {
                 Some((result, _)) => result,
                 None => match write.as_mut().cancel() {
                     (StreamResult::Complete(n), _) if n > 0 => StreamResult::Complete(n),
@@ -603,17 +550,22 @@ impl Connection {
 }
 
 crate::goroutine_local! {
-    /// The connection this goroutine is waiting on (step 7).
+    /// The socket this goroutine is waiting on (step 7).
     static WAITING_ON: std::cell::RefCell<Option<Abandoned>> = std::cell::RefCell::new(None);
 }
 
-/// A goroutine's wait on a connection, from before its operation starts
-/// until it ends; ending it disarms its [`Abandoned`].
+/// A goroutine's wait on a socket, from before its operation starts until it
+/// ends; ending it disarms its [`Abandoned`].
 struct WaitingOn;
 
 impl WaitingOn {
-    fn enter(connection: &Rc<Connection>) -> WaitingOn {
-        WAITING_ON.with_borrow_mut(|w| *w = Some(Abandoned(Rc::downgrade(connection))));
+    fn enter(socket: Held) -> WaitingOn {
+        WAITING_ON.with_borrow_mut(|w| {
+            *w = Some(Abandoned {
+                socket,
+                waitables: Vec::new(),
+            })
+        });
         WaitingOn
     }
 }
@@ -621,21 +573,109 @@ impl WaitingOn {
 impl Drop for WaitingOn {
     fn drop(&mut self) {
         if let Some(mut armed) = WAITING_ON.with_borrow_mut(Option::take) {
-            armed.0 = std::rc::Weak::new();
+            armed.socket = Held::Nothing;
         }
     }
 }
 
+/// The socket a goroutine waits on, and the stream end its operation holds.
+enum Held {
+    /// A read (`Receive`, the readable end) or write (the writable end).
+    Connection(std::rc::Weak<Connection>, Direction, u32),
+    /// An accept: the readable end of the listener's connections.
+    Listener(std::rc::Weak<Listener>, u32),
+    /// A receive or send (import subtasks).
+    Udp(std::rc::Weak<Udp>),
+    /// Disarmed: the operation ended.
+    Nothing,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Direction {
+    Receive,
+    Send,
+}
+
 /// Dropped armed only with the goroutine-locals of a goroutine abandoned
-/// while it waited: then it closes the connection.
-struct Abandoned(std::rc::Weak<Connection>);
+/// while it waited (src/wasip3/abandon.rs): then it ends the pending
+/// operation and, if no one else holds the socket, closes it.
+struct Abandoned {
+    socket: Held,
+    /// What the operation registered (a stream end, subtasks, a clock).
+    waitables: Vec<u32>,
+}
 
 impl Drop for Abandoned {
     fn drop(&mut self) {
-        if let Some(connection) = self.0.upgrade() {
-            connection.close_abandoned();
+        let held_stream = match &self.socket {
+            Held::Connection(_, _, stream) | Held::Listener(_, stream) => Some(*stream),
+            Held::Udp(_) => None,
+            Held::Nothing => return,
+        };
+        // Only the abandoned frame holds the socket: nothing can use or drop
+        // its handles again (that frame never runs), so they may be closed
+        // by number.
+        let alone = match &self.socket {
+            Held::Connection(c, ..) => c.strong_count() == 1,
+            Held::Listener(l, _) => l.strong_count() == 1,
+            Held::Udp(u) => u.strong_count() == 1,
+            Held::Nothing => false,
+        };
+        for &waitable in &self.waitables {
+            if Some(waitable) != held_stream {
+                // Import subtasks: a UDP call, a connect, a timeout's clock.
+                abandon::cancel_subtask(waitable);
+            }
+        }
+        match &self.socket {
+            Held::Connection(connection, direction, stream) => {
+                let Some(connection) = connection.upgrade() else {
+                    return;
+                };
+                if alone {
+                    // SAFETY: the end the abandoned operation holds; its
+                    // `StreamReader`/`StreamWriter` is never dropped (the
+                    // connection's only owner is the abandoned frame).
+                    unsafe {
+                        match direction {
+                            Direction::Receive => abandon::drop_readable::<u8>(*stream),
+                            Direction::Send => abandon::drop_writable::<u8>(*stream),
+                        }
+                    }
+                }
+                connection.close_abandoned();
+                if alone {
+                    close_tcp_socket(&connection.socket);
+                }
+            }
+            Held::Listener(listener, stream) => {
+                if let (true, Some(listener)) = (alone, listener.upgrade()) {
+                    // SAFETY: as for a connection's stream.
+                    unsafe { abandon::drop_readable::<TcpSocket>(*stream) };
+                    close_tcp_socket(&listener.socket);
+                }
+            }
+            Held::Udp(udp) => {
+                if let (true, Some(udp)) = (alone, udp.upgrade()) {
+                    close_udp_socket(&udp.socket);
+                }
+            }
+            Held::Nothing => {}
         }
     }
+}
+
+/// Drops the socket resource an abandoned frame owns: its owner keeps no
+/// handle (`take_handle`), a new owner drops it.
+fn close_tcp_socket(socket: &TcpSocket) {
+    // SAFETY: the handle was just taken from its only owner.
+    drop(unsafe { TcpSocket::from_handle(socket.take_handle()) });
+}
+
+/// As [`close_tcp_socket`], for UDP.
+fn close_udp_socket(socket: &WasiUdpSocket) {
+    // SAFETY: as in `close_tcp_socket`.
+    drop(unsafe { WasiUdpSocket::from_handle(socket.take_handle()) });
 }
 
 impl Drop for Connection {
@@ -711,8 +751,7 @@ pub struct UdpSocket {
 
 struct Udp {
     socket: WasiUdpSocket,
-    read_timeout: std::cell::Cell<Option<Duration>>,
-    write_timeout: std::cell::Cell<Option<Duration>>,
+    timeouts: Timeouts,
 }
 
 impl UdpSocket {
@@ -731,8 +770,7 @@ impl UdpSocket {
             Ok(UdpSocket {
                 inner: Rc::new(Udp {
                     socket,
-                    read_timeout: Default::default(),
-                    write_timeout: Default::default(),
+                    timeouts: Timeouts::default(),
                 }),
             })
         })
@@ -780,10 +818,11 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let _waiting = WaitingOn::enter(Held::Udp(Rc::downgrade(&self.inner)));
         let receive = pin!(self.inner.socket.receive());
         // A datagram that arrives as the timeout cancels the receive is lost
         // (UDP may lose datagrams anyway).
-        let (data, from) = race(receive, self.inner.read_timeout.get())
+        let (data, from) = race(receive, self.inner.timeouts.read.get())
             .ok_or_else(|| timed_out("receive"))?
             .map_err(error)?;
         let n = data.len().min(buf.len());
@@ -836,8 +875,9 @@ impl UdpSocket {
     }
 
     fn send_datagram(&self, buf: &[u8], to: Option<SocketAddr>) -> io::Result<usize> {
+        let _waiting = WaitingOn::enter(Held::Udp(Rc::downgrade(&self.inner)));
         let send = pin!(self.inner.socket.send(buf.to_vec(), to.map(to_wasi)));
-        race(send, self.inner.write_timeout.get())
+        race(send, self.inner.timeouts.write.get())
             .ok_or_else(|| timed_out("send"))?
             .map_err(error)?;
         Ok(buf.len())
@@ -913,8 +953,23 @@ fn connect(addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream>
 
 /// [`block_on`](crate::block_on) for a socket operation: the goroutine dump
 /// shows the goroutine as `[IO wait]`, as Go's does.
+///
+/// The waitables each poll registers are noted in the goroutine's
+/// [`WaitingOn`], if any: what to close if the goroutine is abandoned.
 fn io_wait<F: Future>(operation: F) -> F::Output {
-    crate::block_on::block_on_as(WaitReason::IoWait, "a gosched::net call", operation)
+    let mut operation = pin!(operation);
+    let noting = std::future::poll_fn(|cx| {
+        let (poll, registered) = abandon::noting_registrations(|| operation.as_mut().poll(cx));
+        if !registered.is_empty() {
+            WAITING_ON.with_borrow_mut(|w| {
+                if let Some(armed) = w {
+                    armed.waitables.extend(registered);
+                }
+            });
+        }
+        poll
+    });
+    crate::block_on::block_on_as(WaitReason::IoWait, "a gosched::net call", noting)
 }
 
 /// Drives `operation` in [`io_wait`] until it completes
@@ -1054,20 +1109,6 @@ fn error(code: ErrorCode) -> io::Error {
 
 fn timed_out(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::WouldBlock, format!("{what} timed out"))
-}
-
-fn zero_timeout() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "cannot set a 0 duration timeout",
-    )
-}
-
-fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
-    match timeout {
-        Some(t) if t.is_zero() => Err(zero_timeout()),
-        _ => Ok(()),
-    }
 }
 
 fn no_address() -> io::Error {

@@ -58,6 +58,16 @@ pub(super) fn detach(future: impl Future<Output = ()> + 'static) {
     poll(index);
 }
 
+/// How many detached futures have not finished yet.
+pub(super) fn pending() -> usize {
+    TABLE.with_borrow(|table| {
+        table
+            .iter()
+            .filter(|slot| slot.future.is_some() || slot.polling)
+            .count()
+    })
+}
+
 /// The waker of the future in slot `index`.
 struct DetachedWake(usize);
 
@@ -151,12 +161,14 @@ mod tests {
         });
         // Polled at once, and again for the wake during that poll.
         assert_eq!(polls.get(), 2);
+        assert_eq!(pending(), 1);
         let wake = || waker.borrow_mut().take().expect("a stored waker");
         wake().wake();
         assert_eq!(polls.get(), 3);
         wake().wake();
         assert_eq!(polls.get(), 4, "the fourth poll finishes it");
         assert!(waker.borrow().is_none());
+        assert_eq!(pending(), 0);
         // Its slot is free for the next one.
         detach(async {});
         TABLE.with_borrow(|table| assert!(table.iter().all(|slot| slot.future.is_none())));

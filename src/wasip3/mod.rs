@@ -29,6 +29,7 @@
 //!
 //! docs/wasip3.md has the design, the export ABI and the build pipeline.
 
+pub(crate) mod abandon;
 mod abi;
 mod detach;
 mod entry;
@@ -68,8 +69,10 @@ pub use stdout::{stdout, Stdout};
 pub use ::wasip3 as bindings;
 
 /// How many waitables the scheduler's set holds for waiting goroutines:
-/// pending import calls, stream and future operations, [`wait`]s. A
-/// diagnostic (a leak shows here); 0 outside [`run`](crate::run).
+/// pending import calls, stream and future operations, [`wait`]s; in a
+/// component serving HTTP, also the response bodies still being written
+/// after their request's goroutine ended. A diagnostic (a leak shows here);
+/// 0 outside [`run`](crate::run) and in an idle service.
 ///
 /// ```
 /// # #[cfg(all(target_env = "p2", feature = "wasip3"))]
@@ -85,7 +88,7 @@ pub use ::wasip3 as bindings;
 /// # }
 /// ```
 pub fn registered_waitables() -> usize {
-    reactor::waiter_count()
+    reactor::waiter_count() + detach::pending()
 }
 
 /// Parks the calling goroutine until `waitable` (a subtask, or a stream or

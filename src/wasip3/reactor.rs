@@ -113,6 +113,8 @@ struct Reactor {
     /// Exports mode: runs the scheduler after a delegated event (handed down
     /// by the export layer).
     pump: Option<fn()>,
+    /// While `noting_registrations` runs: the waitables registered anew.
+    noted: Option<Vec<u32>>,
 }
 
 impl Default for Reactor {
@@ -128,6 +130,7 @@ impl Default for Reactor {
             previous_task: 0,
             spawner: None,
             pump: None,
+            noted: None,
         }
     }
 }
@@ -585,6 +588,9 @@ fn add_waiter(waitable: u32, waiter: Waiter) -> Option<Waiter> {
             }
         };
         r.waiters.insert(waitable, Entry { waiter, host });
+        if let Some(noted) = &mut r.noted {
+            noted.push(waitable);
+        }
         None
     })
 }
@@ -598,6 +604,20 @@ fn remove_waiter(waitable: u32) -> Option<Waiter> {
         }
         Some(entry.waiter)
     })
+}
+
+/// Takes `waitable` out of its set and forgets who waited for it, without
+/// calling anyone; `false` if it was not registered.
+pub(super) fn forget(waitable: u32) -> bool {
+    remove_waiter(waitable).is_some()
+}
+
+/// Runs `f` and returns the waitables registered anew meanwhile.
+pub(super) fn noting_registrations<R>(f: impl FnOnce() -> R) -> (R, Vec<u32>) {
+    let outer = REACTOR.with_borrow_mut(|r| r.noted.replace(Vec::new()));
+    let result = f();
+    let noted = REACTOR.with_borrow_mut(|r| std::mem::replace(&mut r.noted, outer));
+    (result, noted.unwrap_or_default())
 }
 
 /// Makes `wait` the receiver of `waitable`'s next event.
