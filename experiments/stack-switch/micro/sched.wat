@@ -1,0 +1,27 @@
+(module
+  ;; Through a scheduler: resume a continuation, it suspends back (two switches a hop).
+  (type $ft (func))
+  (type $ct (cont $ft))
+  (tag $y)
+  (table $conts 20001 (ref null $ct))
+  (func $g (loop $l (suspend $y) (br $l)))
+  (elem declare func $g)
+  (func (export "run") (param $n i32) (param $h i32) (result i32)
+    (local $i i32)
+    (local $k (ref null $ct))
+    (loop $mk
+      (table.set $conts (local.get $i) (cont.new $ct (ref.func $g)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $mk (i32.lt_u (local.get $i) (local.get $n))))
+    (local.set $i (i32.const 0))
+    (loop $hop
+      (block $on (result (ref $ct))
+        (resume $ct (on $y $on) (table.get $conts (local.get $i)))
+        (unreachable))
+      (local.set $k)
+      (table.set $conts (local.get $i) (local.get $k))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (if (i32.eq (local.get $i) (local.get $n)) (then (local.set $i (i32.const 0))))
+      (local.set $h (i32.sub (local.get $h) (i32.const 1)))
+      (br_if $hop (local.get $h)))
+    (local.get $h)))

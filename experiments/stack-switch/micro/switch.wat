@@ -1,0 +1,33 @@
+(module
+  ;; Direct hand-off: each continuation `switch`es straight to the next one.
+  (rec
+    (type $ft (func (param (ref null $ct))))
+    (type $ct (cont $ft)))
+  (tag $e)
+  (table $conts 20001 (ref null $ct))
+  (global $from (mut i32) (i32.const 0))
+  (global $cur (mut i32) (i32.const 0))
+  (global $hops (mut i32) (i32.const 0))
+  (global $n (mut i32) (i32.const 0))
+  (func $g (type $ft) (param $prev (ref null $ct))
+    (loop $l
+      (table.set $conts (global.get $from) (local.get $prev))
+      (global.set $hops (i32.sub (global.get $hops) (i32.const 1)))
+      (if (i32.eqz (global.get $hops)) (then (return)))
+      (global.set $from (global.get $cur))
+      (global.set $cur (i32.add (global.get $cur) (i32.const 1)))
+      (if (i32.eq (global.get $cur) (global.get $n)) (then (global.set $cur (i32.const 0))))
+      (local.set $prev (switch $ct $e (table.get $conts (global.get $cur))))
+      (br $l)))
+  (elem declare func $g)
+  (func (export "run") (param $n i32) (param $h i32) (result i32)
+    (local $i i32)
+    (global.set $n (local.get $n))
+    (loop $mk
+      (table.set $conts (local.get $i) (cont.new $ct (ref.func $g)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $mk (i32.lt_u (local.get $i) (global.get $n))))
+    (global.set $hops (local.get $h))
+    (global.set $from (i32.const 20000))
+    (resume $ct (on $e switch) (ref.null $ct) (table.get $conts (i32.const 0)))
+    (global.get $hops)))
