@@ -30,13 +30,14 @@
 //! 1. `acquire` pops the newest free stack of the size and kind (the one most
 //!    likely still in cache); with none free it carves the next one from the
 //!    bucket's chunk, mapping a new chunk (one `mmap`) when that is used up.
-//! 2. Carving a slab stack writes its canary. Carving a guarded stack that is
-//!    not prepared yet prepares it and the next few of the chunk together
-//!    (as many as the bucket has carved so far, at most [`PREPARE_MAX`]):
-//!    their guard pages are installed and their top pages populated, each
-//!    in one system call (`process_madvise`, Linux 6.15+; else a `madvise`
-//!    per page). Every goroutine writes its first frame into its top page,
-//!    and populating it costs less than the page fault it replaces (1.0–1.1
+//! 2. Carving a stack that is not prepared yet prepares it and the next few
+//!    of the chunk together (as many as the bucket has carved so far, at
+//!    most [`PREPARE_MAX`]): their guard pages are installed (guarded) and
+//!    their top pages populated, each in one system call (`process_madvise`,
+//!    Linux 6.15+; else a `madvise` per page). Carving a slab stack then
+//!    writes its canary, into the populated top page of the stack below.
+//!    Every goroutine writes its first frame into its top page, and
+//!    populating it costs less than the page fault it replaces (1.0–1.1
 //!    against 1.3–1.4 µs on the VM of docs/benchmarks.md). Nothing else of
 //!    the chunk is touched: its other pages are faulted in by the goroutines
 //!    that use them, and a bucket holds fewer prepared stacks that were never
@@ -69,7 +70,7 @@ const CHUNK_BYTES: usize = 64 << 20;
 /// `madvise` advice that installs a guard region (Linux 6.13+,
 /// include/uapi/asm-generic/mman-common.h); not yet in the libc crate.
 const MADV_GUARD_INSTALL: libc::c_int = 102;
-/// Guarded stacks prepared at once at most (step 2 of the module docs).
+/// Stacks prepared at once at most (step 2 of the module docs).
 const PREPARE_MAX: usize = 16;
 /// `madvise` advice that faults pages in writable (Linux 5.14+); no advice
 /// elsewhere, which `madvise` refuses.
@@ -287,28 +288,38 @@ fn install_guard(page: usize, budget: &mut MapBudget) -> io::Result<()> {
     Ok(())
 }
 
-/// Step 2 for `count` guarded stacks `stride` bytes apart, the first at
-/// `first`: installs their guard pages and populates their top pages.
-/// Returns how many it prepared.
-fn prepare_guarded(
+/// Step 2 for `count` stacks of `kind`, `stride` bytes apart, the first at
+/// `first`: installs their guard pages (guarded stacks) and populates the
+/// page each one's first frame goes to (for slab stacks also the page of the
+/// canary of the stack above). Returns how many it prepared.
+fn prepare(
+    kind: StackKind,
     first: usize,
     stride: usize,
     count: usize,
     budget: &mut MapBudget,
 ) -> io::Result<usize> {
     let page = page_size();
-    let guards = (0..count).map(|i| first + i * stride);
-    if NO_GUARD_REGIONS.load(Ordering::Relaxed) {
-        // mprotect guards each cost two mappings of the budget: install only
-        // the stack being handed out, as before batching.
-        return install_guard(first, budget).map(|()| 1);
-    }
-    if !advise_all(guards.clone(), MADV_GUARD_INSTALL) {
-        for guard in guards {
-            install_guard(guard, budget)?;
+    let count = match kind {
+        StackKind::Guarded if NO_GUARD_REGIONS.load(Ordering::Relaxed) => {
+            // mprotect guards each cost two mappings of the budget: install
+            // only the stack being handed out, as before batching.
+            install_guard(first, budget)?;
+            1
         }
-    }
-    let tops = (0..count).map(|i| first + (i + 1) * stride - page);
+        StackKind::Guarded => {
+            let guards = (0..count).map(|i| first + i * stride);
+            if !advise_all(guards.clone(), MADV_GUARD_INSTALL) {
+                for guard in guards {
+                    install_guard(guard, budget)?;
+                }
+            }
+            count
+        }
+        StackKind::Slab => count,
+    };
+    // The page below each stack's base (not page aligned for slab stacks).
+    let tops = (0..count).map(|i| (first + (i + 1) * stride - 1) & !(page - 1));
     if !advise_all(tops.clone(), MADV_POPULATE_WRITE) {
         for top in tops {
             // SAFETY: a page of a chunk this pool mapped, read-write, that no
@@ -428,7 +439,7 @@ struct Bucket {
     free: Vec<Stack>,
     /// `(next, end)`: where the next stack's region starts, and the chunk's end.
     fresh: (usize, usize),
-    /// Guarded stacks below this address in the chunk are prepared (step 2).
+    /// Stacks below this address in the chunk are prepared (step 2).
     prepared: usize,
     /// Stacks carved so far, which picks the next one's colour.
     carved: usize,
@@ -491,17 +502,16 @@ impl Pool {
             top: next + stride - color,
             kind,
         };
-        match kind {
-            StackKind::Guarded if next >= self.buckets[at].prepared => {
-                let count = self.buckets[at]
-                    .carved
-                    .clamp(1, PREPARE_MAX)
-                    .min((end - next) / stride);
-                let count = prepare_guarded(next, stride, count, &mut self.budget)?;
-                self.buckets[at].prepared = next + count * stride;
-            }
-            StackKind::Guarded => {}
-            StackKind::Slab => stack.write_canary(),
+        if next >= self.buckets[at].prepared {
+            let count = self.buckets[at]
+                .carved
+                .clamp(1, PREPARE_MAX)
+                .min((end - next) / stride);
+            let count = prepare(kind, next, stride, count, &mut self.budget)?;
+            self.buckets[at].prepared = next + count * stride;
+        }
+        if kind == StackKind::Slab {
+            stack.write_canary();
         }
         self.buckets[at].fresh = (next + stride, end);
         self.buckets[at].carved += 1;
@@ -667,6 +677,20 @@ mod tests {
             assert!(!resident(s.limit));
             release(s);
         }
+    }
+
+    #[test]
+    fn slab_stacks_are_prepared_too() {
+        // A size no other test uses, so this bucket starts a fresh chunk.
+        let size = round_to_page(12 * 1024);
+        let page = page_size();
+        let a = acquire(size, StackKind::Slab).unwrap();
+        // Its top half page shares a page with the canary of the stack above
+        // (not carved yet); that page is resident, the one below is not.
+        let top_page = (a.base - 1) & !(page - 1);
+        assert!(resident(top_page));
+        assert!(!resident(top_page - page));
+        release(a);
     }
 
     #[test]
