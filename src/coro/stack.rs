@@ -334,6 +334,11 @@ fn prepare(
     Ok(count)
 }
 
+/// Set once `process_madvise` on this process failed: one `madvise` per page
+/// from then on.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+static NO_PROCESS_MADVISE: AtomicBool = AtomicBool::new(false);
+
 /// Gives `advice` for every page at `pages` in one `process_madvise` on this
 /// process (`PIDFD_SELF`, Linux 6.15+; any advice on oneself since 6.13).
 /// Whether all of them took it; if not, the caller repeats the advice page by
@@ -342,9 +347,6 @@ fn prepare(
 fn advise_all(pages: impl ExactSizeIterator<Item = usize>, advice: libc::c_int) -> bool {
     /// include/uapi/linux/pidfd.h: the calling thread, without a pidfd.
     const PIDFD_SELF: libc::c_int = -10_000;
-    /// Set once `process_madvise` on this process failed: one `madvise` per
-    /// page from then on.
-    static NO_PROCESS_MADVISE: AtomicBool = AtomicBool::new(false);
     let count = pages.len();
     if count <= 1 || NO_PROCESS_MADVISE.load(Ordering::Relaxed) {
         return false;
@@ -677,6 +679,29 @@ mod tests {
             assert!(!resident(s.limit));
             release(s);
         }
+    }
+
+    #[test]
+    fn stacks_are_prepared_page_by_page_without_process_madvise() {
+        let _mode = GUARD_MODE.lock().unwrap_or_else(|e| e.into_inner());
+        if NO_GUARD_REGIONS.load(Ordering::Relaxed) {
+            return; // mprotect guards: one stack at a time
+        }
+        // As on a kernel before 6.15 (other tests may take this path
+        // meanwhile, which is as correct).
+        NO_PROCESS_MADVISE.store(true, Ordering::Relaxed);
+        let size = round_to_page(52 * 1024);
+        let stacks: Vec<_> = (0..3)
+            .map(|_| acquire(size, StackKind::Guarded).unwrap())
+            .collect();
+        let stride = stacks[1].base - stacks[0].base;
+        let top_page = stacks[2].base - page_size();
+        // The third was prepared with the fourth, each page by itself.
+        assert!(stacks.iter().all(|s| resident(s.base - page_size())));
+        assert!(resident(top_page + stride));
+        assert!(!resident(top_page + 2 * stride));
+        stacks.into_iter().for_each(release);
+        NO_PROCESS_MADVISE.store(false, Ordering::Relaxed);
     }
 
     #[test]
