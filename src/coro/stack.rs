@@ -309,12 +309,19 @@ fn prepare(
         }
         StackKind::Guarded => {
             let guards = (0..count).map(|i| first + i * stride);
-            if !advise_all(guards.clone(), MADV_GUARD_INSTALL) {
+            if advise_all(guards.clone(), MADV_GUARD_INSTALL) {
+                count
+            } else {
+                let mut installed = 0;
                 for guard in guards {
                     install_guard(guard, budget)?;
+                    installed += 1;
+                    if NO_GUARD_REGIONS.load(Ordering::Relaxed) {
+                        break; // found out just now: as above
+                    }
                 }
+                installed
             }
-            count
         }
         StackKind::Slab => count,
     };
@@ -702,6 +709,23 @@ mod tests {
         assert!(!resident(top_page + 2 * stride));
         stacks.into_iter().for_each(release);
         NO_PROCESS_MADVISE.store(false, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn mprotect_guards_are_prepared_one_stack_at_a_time() {
+        let _mode = GUARD_MODE.lock().unwrap_or_else(|e| e.into_inner());
+        // As on a kernel before 6.13: each guard costs two mappings of the
+        // budget, taken only for a stack being handed out.
+        NO_GUARD_REGIONS.store(true, Ordering::Relaxed);
+        let size = round_to_page(56 * 1024);
+        let stacks: Vec<_> = (0..3)
+            .map(|_| acquire(size, StackKind::Guarded).unwrap())
+            .collect();
+        let stride = stacks[1].base - stacks[0].base;
+        assert!(stacks.iter().all(|s| resident(s.base - page_size())));
+        assert!(!resident(stacks[2].base - page_size() + stride));
+        stacks.into_iter().for_each(release);
+        NO_GUARD_REGIONS.store(false, Ordering::Relaxed);
     }
 
     #[test]
