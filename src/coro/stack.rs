@@ -355,6 +355,7 @@ fn advise_all(pages: impl ExactSizeIterator<Item = usize>, advice: libc::c_int) 
     /// include/uapi/linux/pidfd.h: the calling thread, without a pidfd.
     const PIDFD_SELF: libc::c_int = -10_000;
     let count = pages.len();
+    debug_assert!(count <= PREPARE_MAX, "one vector holds a batch");
     if count <= 1 || NO_PROCESS_MADVISE.load(Ordering::Relaxed) {
         return false;
     }
