@@ -505,19 +505,32 @@ fn goroutine_parked_on_a_socket_at_shutdown_is_unwound_and_its_fd_closed() {
     );
 }
 
-#[test]
-fn a_connection_parked_on_at_shutdown_is_closed_and_the_peer_reads_eof() {
-    let (client, listener) = run(|| {
+/// Runs a runtime that accepts one connection, parks a goroutine in `op`
+/// on the server side of it, and returns after `settle_ms` without waiting
+/// for that goroutine: its client end and the listener outlive the runtime.
+fn server_conn_abandoned_in(
+    op: impl FnOnce(TcpStream) + 'static,
+    settle_ms: u64,
+) -> (TcpStream, TcpListener) {
+    run(move || {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut conn, _) = listener.accept().unwrap();
-        go(move || {
+        let (conn, _) = listener.accept().unwrap();
+        go(move || op(conn));
+        gosched::sleep(Duration::from_millis(settle_ms));
+        (client, listener)
+    })
+}
+
+#[test]
+fn a_connection_parked_on_at_shutdown_is_closed_and_the_peer_reads_eof() {
+    let (client, listener) = server_conn_abandoned_in(
+        |mut conn| {
             let _ = conn.read(&mut [0u8; 8]);
             unreachable!("the client never writes");
-        });
-        gosched::sleep(Duration::from_millis(20));
-        (client, listener)
-    });
+        },
+        20,
+    );
     // A later runtime of the same thread (wasm: the same instance).
     run(move || {
         client
@@ -536,17 +549,13 @@ fn a_connection_parked_on_at_shutdown_is_closed_and_the_peer_reads_eof() {
 #[test]
 fn a_connection_parked_on_a_write_at_shutdown_is_closed_and_the_peer_reads_eof() {
     const SENT: usize = 32 << 20; // more than loopback's buffers take
-    let (client, listener) = run(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut conn, _) = listener.accept().unwrap();
-        go(move || {
+    let (client, listener) = server_conn_abandoned_in(
+        |mut conn| {
             let _ = conn.write_all(&vec![7u8; SENT]);
             unreachable!("the client never reads");
-        });
-        gosched::sleep(Duration::from_millis(50));
-        (client, listener)
-    });
+        },
+        50,
+    );
     // A later runtime of the same thread (wasm: the same instance).
     run(move || {
         client
@@ -576,17 +585,13 @@ fn a_connection_parked_on_a_write_at_shutdown_is_closed_and_the_peer_reads_eof()
 
 #[test]
 fn a_connection_parked_on_a_read_at_shutdown_is_closed_whole_and_the_peer_cannot_write() {
-    let (client, listener) = run(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut conn, _) = listener.accept().unwrap();
-        go(move || {
+    let (client, listener) = server_conn_abandoned_in(
+        |mut conn| {
             let _ = conn.read(&mut [0u8; 8]);
             unreachable!("the client never writes");
-        });
-        gosched::sleep(Duration::from_millis(20));
-        (client, listener)
-    });
+        },
+        20,
+    );
     run(move || {
         // A socket closed whole answers data with a reset: a later write
         // fails. A pending read still open would take every byte.
