@@ -7,16 +7,17 @@
 #![cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
 
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
 use gosched::wasip3::bindings::clocks::monotonic_clock;
 use gosched::wasip3::bindings::wit_bindgen::StreamResult;
 use gosched::wasip3::bindings::wit_stream;
 use gosched::wasip3::{self, EventKind};
+
+#[path = "support/first_of.rs"]
+mod first_of;
+use first_of::first_of;
 
 const MS: u64 = 1_000_000;
 
@@ -83,18 +84,6 @@ fn goroutines_compute_and_exchange_values_while_others_wait_in_io() {
     // The pipeline never waited for the sleepers: its result came first.
     assert_eq!(log[0], "sum 333833500");
     assert_eq!(log.len(), 3);
-}
-
-/// Polls both futures until one is ready; the other is dropped (Go's
-/// select on two channels, on futures).
-fn first_of<A: Future, B: Future>(a: A, b: B) -> Result<A::Output, B::Output> {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    gosched::block_on(std::future::poll_fn(move |cx| {
-        if let Poll::Ready(v) = a.as_mut().poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        b.as_mut().poll(cx).map(Err)
-    }))
 }
 
 #[test]

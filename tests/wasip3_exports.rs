@@ -9,9 +9,6 @@
 //! once, as a server's clients would.
 #![cfg(all(target_os = "wasi", target_env = "p2", feature = "wasip3"))]
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::Poll;
 use std::time::Duration;
 
 wit_bindgen::generate!({
@@ -21,6 +18,10 @@ wit_bindgen::generate!({
 
 use gosched::wasip3::bindings::clocks::monotonic_clock;
 use test::exports::calls;
+
+#[path = "support/first_of.rs"]
+mod first_of;
+use first_of::first_of;
 
 /// `n` goroutines each make one call; returns the values and the time taken.
 fn concurrently<T: 'static>(n: u32, call: fn(u32) -> T) -> (Vec<T>, Duration) {
@@ -162,17 +163,6 @@ fn a_cancelled_call_hands_what_its_task_held_to_the_other_calls() {
         Ok(500),
         "the call whose timer sat in the cancelled call's task never woke"
     );
-}
-
-/// Polls both futures until one is ready; the other is dropped.
-fn first_of<A: Future, B: Future>(a: A, b: B) -> Result<A::Output, B::Output> {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    gosched::block_on(std::future::poll_fn(move |cx| {
-        if let Poll::Ready(v) = a.as_mut().poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        b.as_mut().poll(cx).map(Err)
-    }))
 }
 
 #[test]
