@@ -92,6 +92,8 @@ pub(crate) struct Scheduler {
     runnext: Cell<Option<GRef>>,
     /// Goroutines taken from `runnext` since the last from `runq`.
     runnext_streak: Cell<u32>,
+    /// Switches since the last poll (step 5), hand-offs included.
+    since_poll: Cell<u32>,
     /// The running goroutine (a second handle: moving the scheduler's in,
     /// with the borrow held across the switch, cost 18 instructions more per
     /// yield).
@@ -203,6 +205,7 @@ impl Scheduler {
             runq: RefCell::new(VecDeque::new()),
             runnext: Cell::new(None),
             runnext_streak: Cell::new(0),
+            since_poll: Cell::new(0),
             current: RefCell::new(None),
             table: RefCell::new(Table::default()),
             timers: RefCell::new(Timers::default()),
@@ -355,7 +358,7 @@ impl Scheduler {
             }
             g.state.set(State::Parked(reason));
         }
-        coro::suspend();
+        self.leave_parked();
         // Only this park's own timer sets `timed_out`, so a park without a
         // deadline has nothing to look at after the switch (the path every
         // channel hand-off takes).
@@ -365,6 +368,48 @@ impl Scheduler {
         let current = self.current.borrow();
         let g = current.as_ref().expect("a goroutine is running");
         g.timed_out.replace(false)
+    }
+
+    /// Switches away from the goroutine that just parked: straight to the
+    /// goroutine in `runnext` when it may run now (step 4), else to the loop.
+    #[inline(always)]
+    fn leave_parked(&self) {
+        #[cfg(gosched_own_switch)]
+        if let Some(to) = self.hand_off_target() {
+            // SAFETY: we run on the parking goroutine; `to` is the coroutine
+            // of the goroutine just made `current`, which was parked (so
+            // suspended) and whose record, kept by `current` and the table,
+            // holds it in place until it switches away again.
+            unsafe { coro::hand_off(to) };
+            return;
+        }
+        coro::suspend();
+    }
+
+    /// Takes the goroutine in `runnext` as the running one if it may run
+    /// without a turn of the loop: its `runnext` slice and the poll interval
+    /// (step 5) allow one more switch. Its coroutine, to hand over to.
+    #[cfg(gosched_own_switch)]
+    #[inline(always)]
+    fn hand_off_target(&self) -> Option<*const Coroutine> {
+        let streak = self.runnext_streak.get();
+        let since_poll = self.since_poll.get();
+        if streak >= RUNNEXT_SLICE || since_poll >= POLL_INTERVAL {
+            return None;
+        }
+        let next = self.runnext.take()?;
+        // Only parked goroutines go to `runnext`, and only started ones park.
+        let to: *const Coroutine = match &*next.body.borrow() {
+            Body::Started(coro) => coro,
+            Body::NotStarted { .. } | Body::Finished => {
+                unreachable!("runnext holds a parked goroutine")
+            }
+        };
+        self.runnext_streak.set(streak + 1);
+        self.since_poll.set(since_poll + 1);
+        next.state.set(State::Running);
+        self.current.replace(Some(next));
+        Some(to)
     }
 
     /// Wakes `g` at `when` unless its current park has ended by then. Out of
@@ -457,16 +502,16 @@ impl Scheduler {
 
     /// The loop of steps 2-6, until `main` is dead or the loop must stop.
     pub(crate) fn run_until_dead(&self, main: &GRef) -> Stop {
-        let mut since_poll = 0u32;
         loop {
             match self.next_runnable() {
                 Some(g) => {
                     if self.switch_to(g) == Resumed::Finished && main.state.get() == State::Dead {
                         return Stop::MainReturned;
                     }
-                    since_poll += 1;
+                    let since_poll = self.since_poll.get() + 1;
+                    self.since_poll.set(since_poll);
                     if since_poll >= POLL_INTERVAL {
-                        since_poll = 0;
+                        self.since_poll.set(0);
                         self.poll_events();
                     }
                 }
@@ -482,9 +527,11 @@ impl Scheduler {
         }
     }
 
+    /// Runs `g` until a goroutine switches back to the loop: `g`, or the
+    /// last one handed over to (step 4), which it then files.
     fn switch_to(&self, g: GRef) -> Resumed {
         g.state.set(State::Running);
-        let resumed = {
+        let coro: *mut Coroutine = {
             let mut body = g.body.borrow_mut();
             if let Body::NotStarted { stack_size } = *body {
                 if !self.start(&g, &mut body, stack_size) {
@@ -495,16 +542,23 @@ impl Scheduler {
                 }
             }
             match &mut *body {
-                Body::Started(coro) => {
-                    // Goroutine code only reads `current` (a shared borrow).
-                    self.current.replace(Some(g.clone()));
-                    let resumed = coro.resume();
-                    self.current.replace(None);
-                    resumed
+                Body::Started(coro) => coro,
+                Body::NotStarted { .. } | Body::Finished => {
+                    drop(body);
+                    self.retire(&g);
+                    return Resumed::Finished;
                 }
-                Body::NotStarted { .. } | Body::Finished => Resumed::Finished,
             }
         };
+        // Goroutine code only reads `current` (a shared borrow), and replaces
+        // it when it hands over.
+        self.current.replace(Some(g));
+        // SAFETY: the coroutine lives in the record's body, which the table
+        // keeps alive and which only this loop replaces (`retire`, after the
+        // switch back); the body is not borrowed while goroutines run, so
+        // that a hand-off can reach the coroutine.
+        let resumed = unsafe { (*coro).resume() };
+        let g = self.current.take().expect("a goroutine came back");
         match (resumed, g.state.get()) {
             (Resumed::Finished, _) => self.retire(&g),
             (Resumed::Suspended, State::Running) => {
