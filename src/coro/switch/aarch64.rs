@@ -1,97 +1,189 @@
-//! The AArch64 (AAPCS64) switch: x19–x30 and d8–d15, and the stack pointer.
+//! The AArch64 (AAPCS64) switch.
+//!
+//! A suspended side's stack pointer points at a 32-byte frame: x29 and x19
+//! (LLVM reserves both, so they cannot be asm clobbers), then the address it
+//! resumes at; the other callee-saved registers are clobbers, saved by the
+//! compiler only where live. Whoever switches in branches to that address
+//! with the stack pointer in x1 and the word in x0.
+//!
+//! Branches and returns stay paired for the CPU's return-address predictor:
+//! the scheduler enters a coroutine with `blr`, a coroutine goes back with
+//! `ret` to right after it, and a hand-off is a `br`.
 
-use std::arch::global_asm;
+use std::arch::{asm, global_asm};
 
-// `gosched_switch(save: *mut usize, to: usize, arg: usize) -> usize`: saves
-// the callee-saved registers (the link register holds the return address) in
-// a 160-byte frame, stores the stack pointer in `*save`, loads `to`, restores
-// the registers saved there and returns `arg` into the frame that switched
-// away from `to` (or, on a fresh stack, into `gosched_start`).
-//
-// `gosched_start` is where a fresh stack first returns to: it calls the
-// entry (`x19`) with the resumer's `arg` and the closure's address (`x20`).
-// Its return address is undefined for the unwinder, and x29 is 0 there, so
-// backtraces (DWARF or frame records) end at the goroutine's base.
+// A fresh stack's resume address: `entry(x0: word, x1: data)` on the fresh
+// stack, with x29 and the link register 0 (unwinders and frame-record walks
+// end there).
 global_asm!(
     ".text",
-    ".p2align 4",
-    ".globl gosched_switch",
-    ".hidden gosched_switch",
-    ".type gosched_switch, %function",
-    "gosched_switch:",
-    "sub sp, sp, #160",
-    "stp x19, x20, [sp, #0]",
-    "stp x21, x22, [sp, #16]",
-    "stp x23, x24, [sp, #32]",
-    "stp x25, x26, [sp, #48]",
-    "stp x27, x28, [sp, #64]",
-    "stp x29, x30, [sp, #80]",
-    "stp d8, d9, [sp, #96]",
-    "stp d10, d11, [sp, #112]",
-    "stp d12, d13, [sp, #128]",
-    "stp d14, d15, [sp, #144]",
-    "mov x3, sp",
-    "str x3, [x0]",
-    "mov sp, x1",
-    "ldp x19, x20, [sp, #0]",
-    "ldp x21, x22, [sp, #16]",
-    "ldp x23, x24, [sp, #32]",
-    "ldp x25, x26, [sp, #48]",
-    "ldp x27, x28, [sp, #64]",
-    "ldp x29, x30, [sp, #80]",
-    "ldp d8, d9, [sp, #96]",
-    "ldp d10, d11, [sp, #112]",
-    "ldp d12, d13, [sp, #128]",
-    "ldp d14, d15, [sp, #144]",
-    "add sp, sp, #160",
-    "mov x0, x2",
-    "ret",
-    ".size gosched_switch, . - gosched_switch",
-    "",
     ".p2align 4",
     ".globl gosched_start",
     ".hidden gosched_start",
     ".type gosched_start, %function",
     "gosched_start:",
-    ".cfi_startproc",
-    ".cfi_undefined x30",
-    "mov x1, x20",
-    "blr x19",
-    "brk #1",
-    ".cfi_endproc",
+    "ldp x2, x3, [x1]",
+    "add sp, x1, #32",
+    "mov x29, xzr",
+    "mov x30, xzr",
+    "mov x1, x3",
+    "br x2",
     ".size gosched_start, . - gosched_start",
 );
 
-/// Bytes of the frame [`initial_frame`] writes below the closure.
-const FRAME: usize = 160;
-
-/// Writes the frame `gosched_switch` restores on a fresh stack whose closure
-/// starts at `data` (16-byte aligned); returns the stack pointer to load.
+/// Writes the resume frame of a fresh stack whose closure starts at `data`
+/// (16-byte aligned); returns the stack pointer to switch to.
 ///
 /// ```text
-///  data       -> closure
-///  data - 64    d8 … d15 = 0
-///  data - 72    x30 = gosched_start   (the first switch returns there)
-///  data - 80    x29 = 0
-///  data - 144   x21 … x28 = 0
-///  data - 152   x20 = data
-///  data - 160   x19 = entry          <- returned stack pointer
+///  data      -> closure
+///  data - 8     0
+///  data - 16    gosched_start  resume address
+///  data - 24    data           closure address, for `entry`'s x1
+///  data - 32    entry          <- returned stack pointer
 /// ```
 ///
 /// # Safety
 ///
-/// The [`FRAME`] bytes below `data` must be writable stack memory that
-/// nothing else uses.
+/// The 32 bytes below `data` must be writable stack memory nothing else uses.
 pub(super) unsafe fn initial_frame(data: usize, entry: usize) -> usize {
     extern "C" {
         fn gosched_start();
     }
-    let sp = data - FRAME;
-    let mut words = [0usize; FRAME / 8];
-    words[0] = entry;
-    words[1] = data;
-    words[11] = gosched_start as *const () as usize;
-    // SAFETY: the caller gives us these FRAME bytes, 16-byte aligned.
+    let sp = data - 32;
+    let words = [entry, data, gosched_start as *const () as usize, 0];
+    // SAFETY: the caller gives us these 32 bytes, 16-byte aligned.
     unsafe { std::ptr::copy_nonoverlapping(words.as_ptr(), sp as *mut usize, words.len()) };
     sp
+}
+
+/// Scheduler → coroutine at `sp`: stores the scheduler's stack pointer in
+/// `*back` and enters with `word`; returns the word the coroutine that
+/// switches back sends.
+///
+/// # Safety
+///
+/// `sp` is a suspended coroutine's (or a fresh frame's); whoever switches
+/// back loads `*back`.
+#[inline(always)]
+pub(super) unsafe fn resume(sp: usize, back: *mut usize, word: usize) -> usize {
+    let out;
+    // SAFETY: the caller's contract; the registers the other side changes
+    // are saved in the frame or declared clobbered.
+    unsafe {
+        asm!(
+            "sub sp, sp, #32",
+            "adr x4, 2f",
+            "stp x29, x19, [sp]",
+            "str x4, [sp, #16]",
+            "mov x4, sp",
+            "str x4, [x2]",
+            "ldr x4, [x1, #16]",
+            "blr x4",
+            "2:",
+            "ldp x29, x19, [sp]",
+            "add sp, sp, #32",
+            inlateout("x0") word => out,
+            in("x1") sp,
+            in("x2") back,
+            lateout("x20") _, lateout("x21") _, lateout("x22") _, lateout("x23") _,
+            lateout("x24") _, lateout("x25") _, lateout("x26") _, lateout("x27") _,
+            lateout("x28") _,
+            clobber_abi("C"),
+        );
+    }
+    out
+}
+
+/// Coroutine → scheduler: saves our stack pointer in `*save` and returns
+/// `word` to the scheduler whose stack pointer is `back`; returns the word
+/// we are resumed with.
+///
+/// # Safety
+///
+/// On a coroutine's stack; `back` is the scheduler's, saved by [`resume`].
+#[inline(always)]
+pub(super) unsafe fn suspend(save: *mut usize, back: usize, word: usize) -> usize {
+    let out;
+    // SAFETY: as in `resume`.
+    unsafe {
+        asm!(
+            "sub sp, sp, #32",
+            "adr x4, 2f",
+            "stp x29, x19, [sp]",
+            "str x4, [sp, #16]",
+            "mov x4, sp",
+            "str x4, [x2]",
+            "mov sp, x3",
+            "ldr x30, [sp, #16]",
+            "ret",
+            "2:",
+            "mov sp, x1",
+            "ldp x29, x19, [sp]",
+            "add sp, sp, #32",
+            inlateout("x0") word => out,
+            in("x2") save,
+            in("x3") back,
+            lateout("x20") _, lateout("x21") _, lateout("x22") _, lateout("x23") _,
+            lateout("x24") _, lateout("x25") _, lateout("x26") _, lateout("x27") _,
+            lateout("x28") _,
+            clobber_abi("C"),
+        );
+    }
+    out
+}
+
+/// Coroutine → coroutine at `to`: saves our stack pointer in `*save` and
+/// enters `to` with `word`; returns the word we are resumed with.
+///
+/// # Safety
+///
+/// On a coroutine's stack; `to` is a suspended coroutine's.
+#[inline(always)]
+pub(super) unsafe fn hand_off(save: *mut usize, to: usize, word: usize) -> usize {
+    let out;
+    // SAFETY: as in `resume`.
+    unsafe {
+        asm!(
+            "sub sp, sp, #32",
+            "adr x4, 2f",
+            "stp x29, x19, [sp]",
+            "str x4, [sp, #16]",
+            "mov x4, sp",
+            "str x4, [x2]",
+            "ldr x4, [x1, #16]",
+            "br x4",
+            "2:",
+            "mov sp, x1",
+            "ldp x29, x19, [sp]",
+            "add sp, sp, #32",
+            inlateout("x0") word => out,
+            in("x1") to,
+            in("x2") save,
+            lateout("x20") _, lateout("x21") _, lateout("x22") _, lateout("x23") _,
+            lateout("x24") _, lateout("x25") _, lateout("x26") _, lateout("x27") _,
+            lateout("x28") _,
+            clobber_abi("C"),
+        );
+    }
+    out
+}
+
+/// A finished coroutine's last switch: `word` to the scheduler at `back`.
+///
+/// # Safety
+///
+/// As [`suspend`]; nothing may switch to this stack again.
+#[inline(always)]
+pub(super) unsafe fn finish(back: usize, word: usize) -> ! {
+    // SAFETY: the caller's contract.
+    unsafe {
+        asm!(
+            "mov sp, x3",
+            "ldr x30, [sp, #16]",
+            "ret",
+            in("x0") word,
+            in("x3") back,
+            options(noreturn),
+        )
+    }
 }

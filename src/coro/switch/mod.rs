@@ -3,27 +3,25 @@
 //! to another ([`hand_off`]) instead of going through the scheduler's stack.
 //! Other targets use corosensei (`native.rs`); src/coro/mod.rs chooses.
 //!
-//! A switch (`gosched_switch`, in the per-architecture file) saves the
-//! callee-saved registers on the current stack, stores the stack pointer in
-//! the switching side's slot, loads the other side's and returns there,
-//! passing one word along: what the resumer asks ([`RUN`], or unwind: the
+//! A switch (inline asm, in the per-architecture file) saves the callee-saved
+//! registers on the current stack (or has the compiler save the live ones),
+//! stores the stack pointer in the switching side's slot, loads the other
+//! side's and continues where that side left off, passing one word along: what the resumer asks ([`RUN`], or unwind: the
 //! coroutine's address), or how a coroutine came back ([`SUSPENDED`],
 //! [`FINISHED`], or a panic).
 //!
-//! A fresh stack, from its top (x86_64; AArch64 keeps the same order with
-//! its own register frame, drawn in `aarch64.rs`):
+//! A fresh stack, from its top (x86_64; AArch64 orders its 32-byte frame as
+//! drawn in `aarch64.rs`):
 //!
 //! ```text
-//!  top  (Stack::base: the stack's colour, 16-byte aligned)
+//!  top  (Stack::base: the stack's colour)
 //!  +--------------------------+
 //!  | the body closure `F`     |  <- data: moved out by `entry` on the first run
 //!  +--------------------------+     (rounded down to F's and 16-byte alignment)
-//!  | 0, 0                     |  padding: the entry is called 16-byte aligned
-//!  | gosched_start            |  the first switch "returns" here
-//!  | rbp = 0                  |  ends the frame-pointer chain
-//!  | rbx = entry::<F>         |
-//!  | r12 = data               |
-//!  | r13, r14, r15 = 0        |  <- Coroutine::sp before the first resume
+//!  | 0                        |  becomes the entry's (null) return address
+//!  | data                     |
+//!  | entry::<F>               |
+//!  | gosched_start            |  <- Coroutine::sp before the first resume
 //!  +--------------------------+
 //!  |          ...             |  grows down to the overflow zone
 //!  +--------------------------+
@@ -31,9 +29,11 @@
 //!  +--------------------------+
 //! ```
 //!
-//! `gosched_start` calls `entry::<F>(arg, data)`, which runs the closure under
-//! `catch_unwind` and switches back for good; DWARF marks its return address
-//! undefined, so unwinding and backtraces stop at the goroutine's base.
+//! The first switch in jumps to `gosched_start`, which moves the stack
+//! pointer to `data` and jumps to `entry::<F>(word, data)` under a null
+//! return address: it runs the closure under `catch_unwind` and switches
+//! back for good. Unwinding and backtraces stop at the goroutine's base (the
+//! null return address; the frame-pointer chain ends at 0 too).
 //!
 //! Invariants: only the scheduler's stack resumes a coroutine ([`resume`]),
 //! and every coroutine that runs holds in [`Coroutine::back`] where that
@@ -61,12 +61,6 @@ use std::ptr;
 use super::overflow::{self, Running, StackOwner};
 use super::stack::{self, Bounds, Stack};
 use super::{Identity, Resumed};
-
-extern "C" {
-    /// Saves the callee-saved registers and the stack pointer into `*save`,
-    /// switches to the stack saved at `to` and returns `arg` there.
-    fn gosched_switch(save: *mut usize, to: usize, arg: usize) -> usize;
-}
 
 /// Resumer → coroutine: go on. Any other word: unwind (shutdown), then
 /// finish; the word is the coroutine's address.
@@ -176,7 +170,7 @@ impl Coroutine {
         // it switched away (or its initial frame); `self.back` is a slot of
         // ours for the scheduler's. The coroutine, and any it hands over to,
         // switches back through `back` before this returns.
-        let word = unsafe { gosched_switch(self.back.as_ptr(), self.sp.get(), arg) };
+        let word = unsafe { arch::resume(self.sp.get(), self.back.as_ptr(), arg) };
         drop(running);
         let came_back = CURRENT.replace(ptr::null());
         // SAFETY: CURRENT held the coroutine that switched back (null: this
@@ -225,10 +219,9 @@ extern "C" fn entry<F: FnOnce()>(arg: usize, data: *mut F) -> ! {
     };
     // SAFETY: `me` is this coroutine: CURRENT while it runs, or the address
     // the unwind request named. Its `back` holds the scheduler's saved stack
-    // pointer. Nothing switches back into this stack: the scheduler sees the
+    // pointer. Nothing switches back into this stack: the scheduler marks the
     // coroutine done.
-    unsafe { gosched_switch((*me).sp.as_ptr(), (*me).back.get(), word) };
-    unreachable!("a finished goroutine was resumed");
+    unsafe { arch::finish((*me).back.get(), word) }
 }
 
 /// Whether the caller runs on a goroutine's stack.
@@ -250,7 +243,7 @@ pub(crate) fn suspend() {
     overflow::check_stack_pointer();
     // SAFETY: CURRENT is the running coroutine, in place while it runs; its
     // `back` holds the scheduler's saved stack pointer.
-    let word = unsafe { gosched_switch((*me).sp.as_ptr(), (*me).back.get(), SUSPENDED) };
+    let word = unsafe { arch::suspend((*me).sp.as_ptr(), (*me).back.get(), SUSPENDED) };
     unwind_if_asked(word);
 }
 
@@ -276,7 +269,7 @@ pub(crate) unsafe fn hand_off(to: *const Coroutine) {
         CURRENT.set(to);
         // Left set: whoever switches back to the scheduler's stack clears it.
         std::mem::forget(Running::enter(&(*to).owner));
-        gosched_switch((*me).sp.as_ptr(), (*to).sp.get(), RUN)
+        arch::hand_off((*me).sp.as_ptr(), (*to).sp.get(), RUN)
     };
     unwind_if_asked(word);
 }

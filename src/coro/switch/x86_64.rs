@@ -1,100 +1,166 @@
-//! The x86_64 System V switch: six callee-saved registers, the stack pointer
-//! and the return address.
+//! The x86_64 System V switch.
+//!
+//! A suspended side's stack pointer points at the address it resumes at,
+//! above which it pushed `rbp` and `rbx` (LLVM reserves both, so they cannot
+//! be asm clobbers); the other callee-saved registers are clobbers, saved
+//! by the compiler only where live. Whoever switches in jumps to that address
+//! with the stack pointer in `rdx` and the word in `rdi`.
+//!
+//! Calls and returns stay paired for the CPU's return-address predictor:
+//! the scheduler enters a coroutine with `call`, a coroutine goes back with
+//! `ret` to right after that call, and a hand-off is a `jmp`. (Each
+//! mispredicted return costs about as much as the whole switch.)
 
-use std::arch::global_asm;
+use std::arch::{asm, global_asm};
 
-// `gosched_switch(save: *mut usize, to: usize, arg: usize) -> usize`: pushes
-// the callee-saved registers, stores the stack pointer in `*save`, loads
-// `to`, pops the registers saved there and returns `arg` into the frame that
-// switched away from `to` (or, on a fresh stack, into `gosched_start`).
-// MXCSR and the x87 control word are left alone: goroutines share them with
-// the thread, as they did under corosensei.
-//
-// `gosched_start` is where a fresh stack first returns to: it calls the
-// entry (`rbx`) with the resumer's `arg` and the closure's address (`r12`).
-// Its return address is undefined for the unwinder, and `rbp` is 0 there, so
-// backtraces (DWARF or frame pointers) end at the goroutine's base.
+// A fresh stack's resume address: `entry(rdi: word, rsi: data)` on the
+// fresh stack, under a null return address and `rbp` = 0 (unwinders and
+// frame-pointer walks end there).
 global_asm!(
     ".text",
-    ".p2align 4",
-    ".globl gosched_switch",
-    ".hidden gosched_switch",
-    ".type gosched_switch, @function",
-    "gosched_switch:",
-    "push rbp",
-    "push rbx",
-    "push r12",
-    "push r13",
-    "push r14",
-    "push r15",
-    "mov [rdi], rsp",
-    "mov rsp, rsi",
-    "pop r15",
-    "pop r14",
-    "pop r13",
-    "pop r12",
-    "pop rbx",
-    "pop rbp",
-    "mov rax, rdx",
-    "ret",
-    ".size gosched_switch, . - gosched_switch",
-    "",
     ".p2align 4",
     ".globl gosched_start",
     ".hidden gosched_start",
     ".type gosched_start, @function",
     "gosched_start:",
-    ".cfi_startproc",
-    ".cfi_undefined rip",
-    "mov rdi, rax",
-    "mov rsi, r12",
-    "call rbx",
-    "ud2",
-    ".cfi_endproc",
+    "lea rsp, [rdx + 32]",
+    "mov rsi, [rdx + 16]",
+    "xor ebp, ebp",
+    "push 0",
+    "jmp qword ptr [rdx + 8]",
     ".size gosched_start, . - gosched_start",
 );
 
-/// Bytes between the first saved register and the closure: what
-/// [`initial_frame`] writes.
-const FRAME: usize = 72;
-
-/// Writes the frame `gosched_switch` pops on a fresh stack whose closure
-/// starts at `data` (16-byte aligned); returns the stack pointer to load.
+/// Writes the resume frame of a fresh stack whose closure starts at `data`
+/// (16-byte aligned); returns the stack pointer to switch to.
 ///
 /// ```text
 ///  data      -> closure
-///  data - 8     0            (padding: `gosched_start` calls with rsp
-///  data - 16    0             16-byte aligned)
-///  data - 24    gosched_start  return address of the first switch
-///  data - 32    rbp = 0
-///  data - 40    rbx = entry
-///  data - 48    r12 = data
-///  data - 56    r13 = 0
-///  data - 64    r14 = 0
-///  data - 72    r15 = 0      <- returned stack pointer
+///  data - 8     0              (becomes the entry's null return address)
+///  data - 16    data           closure address, for `entry`'s rsi
+///  data - 24    entry
+///  data - 32    gosched_start  <- returned stack pointer
 /// ```
 ///
 /// # Safety
 ///
-/// The [`FRAME`] bytes below `data` must be writable stack memory that
-/// nothing else uses.
+/// The 32 bytes below `data` must be writable stack memory nothing else uses.
 pub(super) unsafe fn initial_frame(data: usize, entry: usize) -> usize {
     extern "C" {
         fn gosched_start();
     }
-    let sp = data - FRAME;
-    let words = [
-        0,
-        0,
-        0,
-        data,
-        entry,
-        0,
-        gosched_start as *const () as usize,
-        0,
-        0,
-    ];
-    // SAFETY: the caller gives us these FRAME bytes, 8-byte aligned.
+    let sp = data - 32;
+    let words = [gosched_start as *const () as usize, entry, data, 0];
+    // SAFETY: the caller gives us these 32 bytes, 16-byte aligned.
     unsafe { std::ptr::copy_nonoverlapping(words.as_ptr(), sp as *mut usize, words.len()) };
     sp
+}
+
+/// Scheduler → coroutine at `sp`: stores the scheduler's stack pointer in
+/// `*back` and enters with `word`; returns the word the coroutine that
+/// switches back sends.
+///
+/// # Safety
+///
+/// `sp` is a suspended coroutine's (or a fresh frame's); whoever switches
+/// back loads `*back`.
+#[inline(always)]
+pub(super) unsafe fn resume(sp: usize, back: *mut usize, word: usize) -> usize {
+    let out;
+    // SAFETY: the caller's contract; the registers the other side changes
+    // are pushed or declared clobbered.
+    unsafe {
+        asm!(
+            "push rbp",
+            "push rbx",
+            "lea rax, [rsp - 8]",
+            "mov [rsi], rax",
+            "call [rdx]",
+            "pop rbx",
+            "pop rbp",
+            inlateout("rdi") word => out,
+            in("rsi") back,
+            in("rdx") sp,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
+            clobber_abi("sysv64"),
+        );
+    }
+    out
+}
+
+/// Coroutine → scheduler: saves our stack pointer in `*save` and returns
+/// `word` to the scheduler whose stack pointer is `back`; returns the word
+/// we are resumed with.
+///
+/// # Safety
+///
+/// On a coroutine's stack; `back` is the scheduler's, saved by [`resume`].
+#[inline(always)]
+pub(super) unsafe fn suspend(save: *mut usize, back: usize, word: usize) -> usize {
+    let out;
+    // SAFETY: as in `resume`.
+    unsafe {
+        asm!(
+            "push rbp",
+            "push rbx",
+            "lea rax, [rip + 2f]",
+            "push rax",
+            "mov [rcx], rsp",
+            "mov rsp, rsi",
+            "ret",
+            "2:",
+            "lea rsp, [rdx + 8]",
+            "pop rbx",
+            "pop rbp",
+            inlateout("rdi") word => out,
+            in("rcx") save,
+            in("rsi") back,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
+            clobber_abi("sysv64"),
+        );
+    }
+    out
+}
+
+/// Coroutine → coroutine at `to`: saves our stack pointer in `*save` and
+/// enters `to` with `word`; returns the word we are resumed with.
+///
+/// # Safety
+///
+/// On a coroutine's stack; `to` is a suspended coroutine's.
+#[inline(always)]
+pub(super) unsafe fn hand_off(save: *mut usize, to: usize, word: usize) -> usize {
+    let out;
+    // SAFETY: as in `resume`.
+    unsafe {
+        asm!(
+            "push rbp",
+            "push rbx",
+            "lea rax, [rip + 2f]",
+            "push rax",
+            "mov [rcx], rsp",
+            "jmp [rdx]",
+            "2:",
+            "lea rsp, [rdx + 8]",
+            "pop rbx",
+            "pop rbp",
+            inlateout("rdi") word => out,
+            in("rcx") save,
+            in("rdx") to,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
+            clobber_abi("sysv64"),
+        );
+    }
+    out
+}
+
+/// A finished coroutine's last switch: `word` to the scheduler at `back`.
+///
+/// # Safety
+///
+/// As [`suspend`]; nothing may switch to this stack again.
+#[inline(always)]
+pub(super) unsafe fn finish(back: usize, word: usize) -> ! {
+    // SAFETY: the caller's contract.
+    unsafe { asm!("mov rsp, rsi", "ret", in("rdi") word, in("rsi") back, options(noreturn)) }
 }
