@@ -47,6 +47,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io;
+#[cfg(gosched_own_switch)]
+use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -425,9 +427,48 @@ impl Scheduler {
     /// Always inlined: see `park`.
     #[inline(always)]
     pub(crate) fn yield_now(&self) {
+        #[cfg(gosched_own_switch)]
+        if let Some(to) = self.yield_target() {
+            // SAFETY: as in `leave_parked`; the goroutine taken was queued,
+            // so it is suspended, and not this one (queued behind it).
+            unsafe { coro::hand_off(to) };
+            return;
+        }
         // A goroutine that suspends still `Running` has yielded: `switch_to`
         // re-queues the goroutine it holds.
         coro::suspend();
+    }
+
+    /// For a yield: takes the goroutine the loop would run next as the
+    /// running one, if it has started and the poll interval (step 5) allows
+    /// one more switch, and queues the yielding one at the back, as the loop
+    /// would. Its coroutine, to hand over to.
+    #[cfg(gosched_own_switch)]
+    #[inline(always)]
+    fn yield_target(&self) -> Option<*const Coroutine> {
+        let since_poll = self.since_poll.get();
+        if since_poll >= POLL_INTERVAL {
+            return None;
+        }
+        let next = self.next_runnable()?;
+        let to: *const Coroutine = match &*next.body.borrow() {
+            Body::Started(coro) => coro,
+            // Its stack is taken in the loop (step 7 may make it wait).
+            Body::NotStarted { .. } | Body::Finished => ptr::null(),
+        };
+        if to.is_null() {
+            self.runq.borrow_mut().push_front(next);
+            return None;
+        }
+        self.since_poll.set(since_poll + 1);
+        next.state.set(State::Running);
+        let me = self
+            .current
+            .replace(Some(next))
+            .expect("a goroutine is running");
+        me.state.set(State::Runnable);
+        self.runq.borrow_mut().push_back(me);
+        Some(to)
     }
 
     pub(crate) fn now(&self) -> Duration {
