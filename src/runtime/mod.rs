@@ -47,8 +47,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io;
-#[cfg(gosched_own_switch)]
-use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +76,16 @@ const DUMP_LINES: usize = 100;
 pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 type IdleHook = Box<dyn FnMut(Option<Duration>) -> bool>;
+
+/// The coroutine of `g` if it has started: one to switch to.
+#[cfg(gosched_own_switch)]
+#[inline(always)]
+fn started(g: &GRef) -> Option<*const Coroutine> {
+    match &*g.body.borrow() {
+        Body::Started(coro) => Some(coro),
+        Body::NotStarted { .. } | Body::Finished => None,
+    }
+}
 
 /// Why the scheduling loop stopped.
 pub(crate) enum Stop {
@@ -395,23 +403,27 @@ impl Scheduler {
     #[inline(always)]
     fn hand_off_target(&self) -> Option<*const Coroutine> {
         let streak = self.runnext_streak.get();
-        let since_poll = self.since_poll.get();
-        if streak >= RUNNEXT_SLICE || since_poll >= POLL_INTERVAL {
+        if streak >= RUNNEXT_SLICE || self.since_poll.get() >= POLL_INTERVAL {
             return None;
         }
         let next = self.runnext.take()?;
         // Only parked goroutines go to `runnext`, and only started ones park.
-        let to: *const Coroutine = match &*next.body.borrow() {
-            Body::Started(coro) => coro,
-            Body::NotStarted { .. } | Body::Finished => {
-                unreachable!("runnext holds a parked goroutine")
-            }
-        };
+        let to = started(&next).expect("runnext holds a parked goroutine");
         self.runnext_streak.set(streak + 1);
-        self.since_poll.set(since_poll + 1);
-        next.state.set(State::Running);
-        self.current.replace(Some(next));
+        self.hand_over_to(next);
         Some(to)
+    }
+
+    /// Makes `next` the running goroutine without a turn of the loop (it
+    /// counts as a switch towards the next poll); the one it replaces.
+    #[cfg(gosched_own_switch)]
+    #[inline(always)]
+    fn hand_over_to(&self, next: GRef) -> GRef {
+        self.since_poll.set(self.since_poll.get() + 1);
+        next.state.set(State::Running);
+        self.current
+            .replace(Some(next))
+            .expect("a goroutine is running")
     }
 
     /// Wakes `g` at `when` unless its current park has ended by then. Out of
@@ -446,26 +458,16 @@ impl Scheduler {
     #[cfg(gosched_own_switch)]
     #[inline(always)]
     fn yield_target(&self) -> Option<*const Coroutine> {
-        let since_poll = self.since_poll.get();
-        if since_poll >= POLL_INTERVAL {
+        if self.since_poll.get() >= POLL_INTERVAL {
             return None;
         }
         let next = self.next_runnable()?;
-        let to: *const Coroutine = match &*next.body.borrow() {
-            Body::Started(coro) => coro,
+        let Some(to) = started(&next) else {
             // Its stack is taken in the loop (step 7 may make it wait).
-            Body::NotStarted { .. } | Body::Finished => ptr::null(),
-        };
-        if to.is_null() {
             self.runq.borrow_mut().push_front(next);
             return None;
-        }
-        self.since_poll.set(since_poll + 1);
-        next.state.set(State::Running);
-        let me = self
-            .current
-            .replace(Some(next))
-            .expect("a goroutine is running");
+        };
+        let me = self.hand_over_to(next);
         me.state.set(State::Runnable);
         self.runq.borrow_mut().push_back(me);
         Some(to)

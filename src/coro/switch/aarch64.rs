@@ -4,7 +4,8 @@
 //! (LLVM reserves both, so they cannot be asm clobbers), then the address it
 //! resumes at; the other callee-saved registers are clobbers, saved by the
 //! compiler only where live. Whoever switches in branches to that address
-//! with the stack pointer in x1 and the word in x0.
+//! with the stack pointer in x1 and the word in x0 (a coroutine going back
+//! to the scheduler too, which then finds the return address in x30).
 //!
 //! Branches and returns stay paired for the CPU's return-address predictor:
 //! the scheduler enters a coroutine with `blr`, a coroutine goes back with
@@ -31,45 +32,30 @@ global_asm!(
     ".size gosched_start, . - gosched_start",
 );
 
-/// Writes the resume frame of a fresh stack whose closure starts at `data`
-/// (16-byte aligned); returns the stack pointer to switch to.
+/// The resume frame of a fresh stack whose closure starts at `data`, from
+/// its lowest word (the stack pointer to switch to) up:
 ///
 /// ```text
 ///  data      -> closure
 ///  data - 8     0
 ///  data - 16    gosched_start  resume address
 ///  data - 24    data           closure address, for `entry`'s x1
-///  data - 32    entry          <- returned stack pointer
+///  data - 32    entry
 /// ```
-///
-/// # Safety
-///
-/// The 32 bytes below `data` must be writable stack memory nothing else uses.
-pub(super) unsafe fn initial_frame(data: usize, entry: usize) -> usize {
+pub(super) fn initial_frame(data: usize, entry: usize) -> [usize; 4] {
     extern "C" {
         fn gosched_start();
     }
-    let sp = data - 32;
-    let words = [entry, data, gosched_start as *const () as usize, 0];
-    // SAFETY: the caller gives us these 32 bytes, 16-byte aligned.
-    unsafe { std::ptr::copy_nonoverlapping(words.as_ptr(), sp as *mut usize, words.len()) };
-    sp
+    [entry, data, gosched_start as *const () as usize, 0]
 }
 
-/// Scheduler → coroutine at `sp`: stores the scheduler's stack pointer in
-/// `*back` and enters with `word`; returns the word the coroutine that
-/// switches back sends.
-///
-/// # Safety
-///
-/// `sp` is a suspended coroutine's (or a fresh frame's); whoever switches
-/// back loads `*back`.
-#[inline(always)]
-pub(super) unsafe fn resume(sp: usize, back: *mut usize, word: usize) -> usize {
-    let out;
-    // SAFETY: the caller's contract; the registers the other side changes
-    // are saved in the frame or declared clobbered.
-    unsafe {
+/// Stores x29, x19 and the resume address (label 2) in a frame and the
+/// stack pointer in `*$save`, then leaves with `$leave` (which has `$val` in
+/// `$reg`) sending `$word`; evaluates to the word we are resumed with, at
+/// label 2 (entered with our stack pointer in x1).
+macro_rules! switch_away {
+    ($save:expr, $word:expr, $leave:literal, $reg:tt = $val:expr) => {{
+        let out: usize;
         asm!(
             "sub sp, sp, #32",
             "adr x4, 2f",
@@ -77,21 +63,36 @@ pub(super) unsafe fn resume(sp: usize, back: *mut usize, word: usize) -> usize {
             "str x4, [sp, #16]",
             "mov x4, sp",
             "str x4, [x2]",
-            "ldr x4, [x1, #16]",
-            "blr x4",
+            $leave,
             "2:",
+            "mov sp, x1",
             "ldp x29, x19, [sp]",
             "add sp, sp, #32",
-            inlateout("x0") word => out,
-            in("x1") sp,
-            in("x2") back,
+            inlateout("x0") $word => out,
+            in("x2") $save,
+            in($reg) $val,
             lateout("x20") _, lateout("x21") _, lateout("x22") _, lateout("x23") _,
             lateout("x24") _, lateout("x25") _, lateout("x26") _, lateout("x27") _,
             lateout("x28") _,
             clobber_abi("C"),
         );
-    }
-    out
+        out
+    }};
+}
+
+/// Scheduler → coroutine at `sp`: stores the scheduler's stack pointer in
+/// `*back` and enters with `word` (`blr`: the coroutine's `ret` comes back
+/// to label 2); returns the word the coroutine that switches back sends.
+///
+/// # Safety
+///
+/// `sp` is a suspended coroutine's (or a fresh frame's); whoever switches
+/// back loads `*back`.
+#[inline(always)]
+pub(super) unsafe fn resume(sp: usize, back: *mut usize, word: usize) -> usize {
+    // SAFETY: the caller's contract; the registers the other side changes
+    // are saved in the frame or declared clobbered.
+    unsafe { switch_away!(back, word, "ldr x4, [x1, #16]\nblr x4", "x1" = sp) }
 }
 
 /// Coroutine → scheduler: saves our stack pointer in `*save` and returns
@@ -103,33 +104,15 @@ pub(super) unsafe fn resume(sp: usize, back: *mut usize, word: usize) -> usize {
 /// On a coroutine's stack; `back` is the scheduler's, saved by [`resume`].
 #[inline(always)]
 pub(super) unsafe fn suspend(save: *mut usize, back: usize, word: usize) -> usize {
-    let out;
     // SAFETY: as in `resume`.
     unsafe {
-        asm!(
-            "sub sp, sp, #32",
-            "adr x4, 2f",
-            "stp x29, x19, [sp]",
-            "str x4, [sp, #16]",
-            "mov x4, sp",
-            "str x4, [x2]",
-            "mov sp, x3",
-            "ldr x30, [sp, #16]",
-            "ret",
-            "2:",
-            "mov sp, x1",
-            "ldp x29, x19, [sp]",
-            "add sp, sp, #32",
-            inlateout("x0") word => out,
-            in("x2") save,
-            in("x3") back,
-            lateout("x20") _, lateout("x21") _, lateout("x22") _, lateout("x23") _,
-            lateout("x24") _, lateout("x25") _, lateout("x26") _, lateout("x27") _,
-            lateout("x28") _,
-            clobber_abi("C"),
-        );
+        switch_away!(
+            save,
+            word,
+            "mov sp, x3\nmov x1, x3\nldr x30, [sp, #16]\nret",
+            "x3" = back
+        )
     }
-    out
 }
 
 /// Coroutine → coroutine at `to`: saves our stack pointer in `*save` and
@@ -140,32 +123,8 @@ pub(super) unsafe fn suspend(save: *mut usize, back: usize, word: usize) -> usiz
 /// On a coroutine's stack; `to` is a suspended coroutine's.
 #[inline(always)]
 pub(super) unsafe fn hand_off(save: *mut usize, to: usize, word: usize) -> usize {
-    let out;
     // SAFETY: as in `resume`.
-    unsafe {
-        asm!(
-            "sub sp, sp, #32",
-            "adr x4, 2f",
-            "stp x29, x19, [sp]",
-            "str x4, [sp, #16]",
-            "mov x4, sp",
-            "str x4, [x2]",
-            "ldr x4, [x1, #16]",
-            "br x4",
-            "2:",
-            "mov sp, x1",
-            "ldp x29, x19, [sp]",
-            "add sp, sp, #32",
-            inlateout("x0") word => out,
-            in("x1") to,
-            in("x2") save,
-            lateout("x20") _, lateout("x21") _, lateout("x22") _, lateout("x23") _,
-            lateout("x24") _, lateout("x25") _, lateout("x26") _, lateout("x27") _,
-            lateout("x28") _,
-            clobber_abi("C"),
-        );
-    }
-    out
+    unsafe { switch_away!(save, word, "ldr x4, [x1, #16]\nbr x4", "x1" = to) }
 }
 
 /// A finished coroutine's last switch: `word` to the scheduler at `back`.
@@ -179,6 +138,7 @@ pub(super) unsafe fn finish(back: usize, word: usize) -> ! {
     unsafe {
         asm!(
             "mov sp, x3",
+            "mov x1, x3",
             "ldr x30, [sp, #16]",
             "ret",
             in("x0") word,

@@ -112,13 +112,16 @@ impl Coroutine {
         let top = corosensei::stack::Stack::base(&stack).get();
         let align = std::mem::align_of::<F>().max(16);
         let data = (top - std::mem::size_of::<F>()) & !(align - 1);
-        // SAFETY: the stack is ours and unused; the closure and the initial
-        // frame below it take a few hundred bytes at its top, far above its
-        // limit (a stack is at least a page), and `data` is aligned for `F`.
-        let sp = unsafe {
+        let frame = arch::initial_frame(data, entry::<F> as *const () as usize);
+        let sp = data - std::mem::size_of_val(&frame);
+        // SAFETY: the stack is ours and unused; the closure and the frame
+        // below it take a few hundred bytes at its top, far above its limit
+        // (a stack is at least a page), and `data` is aligned for `F` and
+        // 16 bytes, so `sp` for words.
+        unsafe {
             ptr::write(data as *mut F, body);
-            arch::initial_frame(data, entry::<F> as *const () as usize)
-        };
+            ptr::write(sp as *mut [usize; 4], frame);
+        }
         Coroutine {
             sp: Cell::new(sp),
             back: Cell::new(0),

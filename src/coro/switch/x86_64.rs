@@ -31,29 +31,21 @@ global_asm!(
     ".size gosched_start, . - gosched_start",
 );
 
-/// Writes the resume frame of a fresh stack whose closure starts at `data`
-/// (16-byte aligned); returns the stack pointer to switch to.
+/// The resume frame of a fresh stack whose closure starts at `data`, from
+/// its lowest word (the stack pointer to switch to) up:
 ///
 /// ```text
 ///  data      -> closure
-///  data - 8     0              (becomes the entry's null return address)
+///  data - 8     0              becomes the entry's null return address
 ///  data - 16    data           closure address, for `entry`'s rsi
 ///  data - 24    entry
-///  data - 32    gosched_start  <- returned stack pointer
+///  data - 32    gosched_start  resume address
 /// ```
-///
-/// # Safety
-///
-/// The 32 bytes below `data` must be writable stack memory nothing else uses.
-pub(super) unsafe fn initial_frame(data: usize, entry: usize) -> usize {
+pub(super) fn initial_frame(data: usize, entry: usize) -> [usize; 4] {
     extern "C" {
         fn gosched_start();
     }
-    let sp = data - 32;
-    let words = [gosched_start as *const () as usize, entry, data, 0];
-    // SAFETY: the caller gives us these 32 bytes, 16-byte aligned.
-    unsafe { std::ptr::copy_nonoverlapping(words.as_ptr(), sp as *mut usize, words.len()) };
-    sp
+    [gosched_start as *const () as usize, entry, data, 0]
 }
 
 /// Scheduler → coroutine at `sp`: stores the scheduler's stack pointer in
@@ -88,6 +80,34 @@ pub(super) unsafe fn resume(sp: usize, back: *mut usize, word: usize) -> usize {
     out
 }
 
+/// Coroutine → elsewhere: pushes `rbp`, `rbx` and the resume address (label
+/// 2), stores the stack pointer in `*$save`, then leaves with `$leave`
+/// (which has `$val` in `$reg`) sending `$word`; evaluates to the word we
+/// are resumed with, at label 2.
+macro_rules! switch_away {
+    ($save:expr, $word:expr, $leave:literal, $reg:tt = $val:expr) => {{
+        let out: usize;
+        asm!(
+            "push rbp",
+            "push rbx",
+            "lea rax, [rip + 2f]",
+            "push rax",
+            "mov [rcx], rsp",
+            $leave,
+            "2:",
+            "lea rsp, [rdx + 8]",
+            "pop rbx",
+            "pop rbp",
+            inlateout("rdi") $word => out,
+            in("rcx") $save,
+            in($reg) $val,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
+            clobber_abi("sysv64"),
+        );
+        out
+    }};
+}
+
 /// Coroutine → scheduler: saves our stack pointer in `*save` and returns
 /// `word` to the scheduler whose stack pointer is `back`; returns the word
 /// we are resumed with.
@@ -97,29 +117,8 @@ pub(super) unsafe fn resume(sp: usize, back: *mut usize, word: usize) -> usize {
 /// On a coroutine's stack; `back` is the scheduler's, saved by [`resume`].
 #[inline(always)]
 pub(super) unsafe fn suspend(save: *mut usize, back: usize, word: usize) -> usize {
-    let out;
     // SAFETY: as in `resume`.
-    unsafe {
-        asm!(
-            "push rbp",
-            "push rbx",
-            "lea rax, [rip + 2f]",
-            "push rax",
-            "mov [rcx], rsp",
-            "mov rsp, rsi",
-            "ret",
-            "2:",
-            "lea rsp, [rdx + 8]",
-            "pop rbx",
-            "pop rbp",
-            inlateout("rdi") word => out,
-            in("rcx") save,
-            in("rsi") back,
-            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
-            clobber_abi("sysv64"),
-        );
-    }
-    out
+    unsafe { switch_away!(save, word, "mov rsp, rsi\nret", "rsi" = back) }
 }
 
 /// Coroutine → coroutine at `to`: saves our stack pointer in `*save` and
@@ -130,28 +129,8 @@ pub(super) unsafe fn suspend(save: *mut usize, back: usize, word: usize) -> usiz
 /// On a coroutine's stack; `to` is a suspended coroutine's.
 #[inline(always)]
 pub(super) unsafe fn hand_off(save: *mut usize, to: usize, word: usize) -> usize {
-    let out;
     // SAFETY: as in `resume`.
-    unsafe {
-        asm!(
-            "push rbp",
-            "push rbx",
-            "lea rax, [rip + 2f]",
-            "push rax",
-            "mov [rcx], rsp",
-            "jmp [rdx]",
-            "2:",
-            "lea rsp, [rdx + 8]",
-            "pop rbx",
-            "pop rbp",
-            inlateout("rdi") word => out,
-            in("rcx") save,
-            in("rdx") to,
-            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
-            clobber_abi("sysv64"),
-        );
-    }
-    out
+    unsafe { switch_away!(save, word, "jmp [rdx]", "rdx" = to) }
 }
 
 /// A finished coroutine's last switch: `word` to the scheduler at `back`.
