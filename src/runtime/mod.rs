@@ -20,6 +20,14 @@
 //!    [`RUNNEXT_SLICE`] switches (Go's `inheritTime`): after that the next
 //!    one goes to the back of the queue, so that two goroutines handing
 //!    values to each other cannot starve the queue.
+//!    With our own switch (`--cfg gosched_own_switch`, src/coro/switch/) a
+//!    goroutine that parks while `runnext` holds a goroutine (within its
+//!    slice and the poll interval of step 5) hands over to it directly, one
+//!    switch instead of two through the loop's stack; a goroutine that
+//!    yields hands over the same way to whichever the loop would run next,
+//!    if that one has started. The goroutine that finally switches back to
+//!    the loop may thus not be the one the loop resumed: the loop files the
+//!    one in `current`.
 //! 5. Every [`POLL_INTERVAL`] switches, and whenever nothing is runnable, the
 //!    loop takes wake-ups queued by other threads, fires due timers, and
 //!    takes the goroutines whose platform events arrived
