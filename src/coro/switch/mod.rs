@@ -80,7 +80,11 @@ thread_local! {
 /// coroutine's address; its base catches it.
 struct ForcedUnwind(usize);
 
-/// A goroutine's execution context.
+/// A goroutine's execution context. Fields in this order (`repr(C)`): with
+/// the compiler's order B1b took 95.7 ns per goroutine instead of 93.7 (a
+/// stall on the first resume's load of `sp` right after the coroutine was
+/// copied into its record, we think; this VM has no counters to tell).
+#[repr(C)]
 pub(crate) struct Coroutine {
     /// The stack pointer saved when it last switched away.
     sp: Cell<usize>,
