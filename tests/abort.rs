@@ -439,6 +439,50 @@ fn stack_overflow_on_unguarded_stack_without_switches() {
     assert_overflow_report(&out);
 }
 
+/// As [`overflow_in_named_goroutine`], but "deep" is entered by hand-offs
+/// (natively, from a goroutine that parks or yields straight to it): it
+/// starts parked in a receive, main's send puts it in `runnext` and main's
+/// join hands over to it; a second goroutine yields forever, so that every
+/// yield of "deep" hands over to it and back.
+fn overflow_in_goroutine_entered_by_hand_off(rt: gosched::Runtime, body: fn(u64) -> u64) {
+    rt.run(move || {
+        let (tx, rx) = gosched::chan::<u64>(0);
+        let h = gosched::Builder::new()
+            .name("deep".into())
+            .stack_size(64 * 1024)
+            .spawn(move || body(rx.recv().unwrap()))
+            .unwrap();
+        gosched::go(|| loop {
+            gosched::yield_now();
+        });
+        gosched::yield_now(); // "deep" parks in recv
+        tx.send(0).unwrap();
+        h.join().map(drop).unwrap();
+    });
+}
+
+#[test]
+fn stack_overflow_in_a_goroutine_entered_by_hand_off_names_it() {
+    let Some(out) = child(
+        "stack_overflow_in_a_goroutine_entered_by_hand_off_names_it",
+        || overflow_in_goroutine_entered_by_hand_off(gosched::Runtime::new(), recurse_forever),
+    ) else {
+        return;
+    };
+    assert_overflow_report(&out);
+}
+
+#[test]
+fn stack_overflow_on_unguarded_stack_is_caught_at_a_hand_off() {
+    let Some(out) = child(
+        "stack_overflow_on_unguarded_stack_is_caught_at_a_hand_off",
+        || overflow_in_goroutine_entered_by_hand_off(unguarded(), recurse_forever_yielding),
+    ) else {
+        return;
+    };
+    assert_overflow_report(&out);
+}
+
 #[test]
 fn overflow_of_the_main_goroutine_names_main() {
     let Some(out) = child("overflow_of_the_main_goroutine_names_main", || {

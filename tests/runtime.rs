@@ -450,3 +450,70 @@ fn goroutines_handing_values_back_and_forth_do_not_starve_the_queue() {
     let round = seen_at.expect("the bystander ran only after the ping-pong ended");
     assert!(round < 100, "the bystander waited {round} round trips");
 }
+
+/// Hand-offs (natively, a goroutine that parks switches straight to the one
+/// it just woke): a goroutine entered that way panics, and its join sees it.
+#[test]
+#[cfg_attr(target_arch = "wasm32", ignore = "panics abort on wasm")]
+fn panic_in_a_goroutine_entered_by_hand_off_comes_back_from_join() {
+    let got = gosched::run(|| {
+        let (tx, rx) = gosched::chan::<u32>(0);
+        let h = gosched::go(move || -> u32 {
+            let v = rx.recv().unwrap();
+            panic!("handed {v}");
+        });
+        gosched::yield_now(); // the goroutine parks in recv
+                              // The send puts it in runnext; the join parks and hands over to it.
+        tx.send(7).unwrap();
+        h.join()
+    });
+    let err = got.expect_err("the goroutine panicked");
+    assert_eq!(
+        err.downcast_ref::<String>().map(String::as_str),
+        Some("handed 7")
+    );
+}
+
+/// Main returns while two goroutines are parked where they handed over to
+/// the next one: both are unwound, their destructors run.
+#[test]
+#[cfg_attr(
+    target_arch = "wasm32",
+    ignore = "wasm cannot unwind: abandoned goroutines are leaked, their destructors do not run"
+)]
+fn shutdown_unwinds_goroutines_that_parked_handing_over() {
+    struct Count(Rc<std::cell::Cell<u32>>);
+    impl Drop for Count {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let dropped = Rc::new(std::cell::Cell::new(0));
+    let d = dropped.clone();
+    gosched::run(move || {
+        let (to_a, a_rx) = gosched::chan::<()>(0);
+        let (to_b, b_rx) = gosched::chan::<()>(0);
+        let (done_tx, done_rx) = gosched::chan::<()>(0);
+        let (_never_tx, never_rx) = gosched::chan::<()>(0);
+        let never_b = never_rx.clone();
+        let count = Count(d.clone());
+        gosched::go(move || {
+            let _count = count;
+            a_rx.recv().unwrap();
+            to_b.send(()).unwrap(); // B to runnext
+            never_rx.recv().unwrap(); // parks, hands over to B
+        });
+        let count = Count(d);
+        gosched::go(move || {
+            let _count = count;
+            b_rx.recv().unwrap();
+            done_tx.send(()).unwrap(); // main to runnext
+            never_b.recv().unwrap(); // parks, hands over to main
+        });
+        gosched::yield_now(); // both park in recv
+        to_a.send(()).unwrap(); // A to runnext
+        done_rx.recv().unwrap(); // parks, hands over to A
+        assert_eq!(gosched::num_goroutines(), 3);
+    });
+    assert_eq!(dropped.get(), 2);
+}

@@ -4,30 +4,40 @@
 //!
 //! * `Coroutine::new(stack, goroutine, body)`: a suspended coroutine that will
 //!   run `body`; `goroutine` names it in an overflow report;
-//! * `Coroutine::resume(&mut self)`: run it until it suspends or finishes;
+//! * `Coroutine::resume(&mut self)`: run it until it suspends or finishes
+//!   (with `hand_off`: until the last coroutine handed over to does);
 //! * `Coroutine::into_stack(self)`: the stack back, unwinding the coroutine's
 //!   frames (running their destructors) if it has not finished;
-//! * `suspend()`: called on a coroutine's stack, switch back to its resumer.
+//! * `suspend()`: called on a coroutine's stack, switch back to its resumer;
+//! * `hand_off(to)` (own switch only): called on a coroutine's stack, switch
+//!   straight to the suspended coroutine `to`, which runs as if resumed.
 //!
 //! Backends live in their own files behind this one cfg ladder: native
-//! (corosensei on mmap'd stacks, `native.rs`, `stack.rs`, `overflow.rs`) and
+//! (mmap'd stacks, `stack.rs`, `overflow.rs`) with our own switch on x86_64
+//! and AArch64 Linux (`switch/`, `--cfg gosched_own_switch`, set by build.rs),
+//! which can also hand over from goroutine to goroutine (`hand_off`), and
+//! corosensei elsewhere (`native.rs`); and
 //! wasm32 (Binaryen Asyncify on heap stacks, `asyncify.rs`, `wasm_stack.rs`;
 //! with `--cfg gosched_stack_switching`, wasm continuations patched in after
 //! linking, `stack_switch.rs`, an experiment for wasmtime).
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), not(gosched_own_switch)))]
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
 mod overflow;
 #[cfg(not(target_arch = "wasm32"))]
 mod stack;
+#[cfg(gosched_own_switch)]
+mod switch;
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), not(gosched_own_switch)))]
 pub(crate) use native::{in_coroutine, suspend, Coroutine};
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use overflow::install as install_overflow_handler;
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use stack::{acquire, round_to_page, StackKind};
+#[cfg(gosched_own_switch)]
+pub(crate) use switch::{hand_off, in_coroutine, suspend, Coroutine};
 
 #[cfg(all(target_arch = "wasm32", not(gosched_stack_switching)))]
 mod asyncify;

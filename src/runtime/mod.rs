@@ -20,6 +20,14 @@
 //!    [`RUNNEXT_SLICE`] switches (Go's `inheritTime`): after that the next
 //!    one goes to the back of the queue, so that two goroutines handing
 //!    values to each other cannot starve the queue.
+//!    With our own switch (`--cfg gosched_own_switch`, src/coro/switch/) a
+//!    goroutine that parks while `runnext` holds a goroutine (within its
+//!    slice and the poll interval of step 5) hands over to it directly, one
+//!    switch instead of two through the loop's stack; a goroutine that
+//!    yields hands over the same way to whichever the loop would run next,
+//!    if that one has started. The goroutine that finally switches back to
+//!    the loop may thus not be the one the loop resumed: the loop files the
+//!    one in `current`.
 //! 5. Every [`POLL_INTERVAL`] switches, and whenever nothing is runnable, the
 //!    loop takes wake-ups queued by other threads, fires due timers, and
 //!    takes the goroutines whose platform events arrived
@@ -77,6 +85,16 @@ pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 type IdleHook = Box<dyn FnMut(Option<Duration>) -> bool>;
 
+/// The coroutine of `g` if it has started: one to switch to.
+#[cfg(gosched_own_switch)]
+#[inline(always)]
+fn started(g: &GRef) -> Option<*const Coroutine> {
+    match &*g.body.borrow() {
+        Body::Started(coro) => Some(coro),
+        Body::NotStarted { .. } | Body::Finished => None,
+    }
+}
+
 /// Why the scheduling loop stopped.
 pub(crate) enum Stop {
     MainReturned,
@@ -92,6 +110,8 @@ pub(crate) struct Scheduler {
     runnext: Cell<Option<GRef>>,
     /// Goroutines taken from `runnext` since the last from `runq`.
     runnext_streak: Cell<u32>,
+    /// Switches since the last poll (step 5), hand-offs included.
+    since_poll: Cell<u32>,
     /// The running goroutine (a second handle: moving the scheduler's in,
     /// with the borrow held across the switch, cost 18 instructions more per
     /// yield).
@@ -203,6 +223,7 @@ impl Scheduler {
             runq: RefCell::new(VecDeque::new()),
             runnext: Cell::new(None),
             runnext_streak: Cell::new(0),
+            since_poll: Cell::new(0),
             current: RefCell::new(None),
             table: RefCell::new(Table::default()),
             timers: RefCell::new(Timers::default()),
@@ -355,7 +376,7 @@ impl Scheduler {
             }
             g.state.set(State::Parked(reason));
         }
-        coro::suspend();
+        self.leave_parked();
         // Only this park's own timer sets `timed_out`, so a park without a
         // deadline has nothing to look at after the switch (the path every
         // channel hand-off takes).
@@ -365,6 +386,52 @@ impl Scheduler {
         let current = self.current.borrow();
         let g = current.as_ref().expect("a goroutine is running");
         g.timed_out.replace(false)
+    }
+
+    /// Switches away from the goroutine that just parked: straight to the
+    /// goroutine in `runnext` when it may run now (step 4), else to the loop.
+    #[inline(always)]
+    fn leave_parked(&self) {
+        #[cfg(gosched_own_switch)]
+        if let Some(to) = self.hand_off_target() {
+            // SAFETY: we run on the parking goroutine; `to` is the coroutine
+            // of the goroutine just made `current`, which was parked (so
+            // suspended) and whose record, kept by `current` and the table,
+            // holds it in place until it switches away again.
+            unsafe { coro::hand_off(to) };
+            return;
+        }
+        coro::suspend();
+    }
+
+    /// Takes the goroutine in `runnext` as the running one if it may run
+    /// without a turn of the loop: its `runnext` slice and the poll interval
+    /// (step 5) allow one more switch. Its coroutine, to hand over to.
+    #[cfg(gosched_own_switch)]
+    #[inline(always)]
+    fn hand_off_target(&self) -> Option<*const Coroutine> {
+        let streak = self.runnext_streak.get();
+        if streak >= RUNNEXT_SLICE || self.since_poll.get() >= POLL_INTERVAL {
+            return None;
+        }
+        let next = self.runnext.take()?;
+        // Only parked goroutines go to `runnext`, and only started ones park.
+        let to = started(&next).expect("runnext holds a parked goroutine");
+        self.runnext_streak.set(streak + 1);
+        self.hand_over_to(next);
+        Some(to)
+    }
+
+    /// Makes `next` the running goroutine without a turn of the loop (it
+    /// counts as a switch towards the next poll); the one it replaces.
+    #[cfg(gosched_own_switch)]
+    #[inline(always)]
+    fn hand_over_to(&self, next: GRef) -> GRef {
+        self.since_poll.set(self.since_poll.get() + 1);
+        next.state.set(State::Running);
+        self.current
+            .replace(Some(next))
+            .expect("a goroutine is running")
     }
 
     /// Wakes `g` at `when` unless its current park has ended by then. Out of
@@ -380,9 +447,38 @@ impl Scheduler {
     /// Always inlined: see `park`.
     #[inline(always)]
     pub(crate) fn yield_now(&self) {
+        #[cfg(gosched_own_switch)]
+        if let Some(to) = self.yield_target() {
+            // SAFETY: as in `leave_parked`; the goroutine taken was queued,
+            // so it is suspended, and not this one (queued behind it).
+            unsafe { coro::hand_off(to) };
+            return;
+        }
         // A goroutine that suspends still `Running` has yielded: `switch_to`
         // re-queues the goroutine it holds.
         coro::suspend();
+    }
+
+    /// For a yield: takes the goroutine the loop would run next as the
+    /// running one, if it has started and the poll interval (step 5) allows
+    /// one more switch, and queues the yielding one at the back, as the loop
+    /// would. Its coroutine, to hand over to.
+    #[cfg(gosched_own_switch)]
+    #[inline(always)]
+    fn yield_target(&self) -> Option<*const Coroutine> {
+        if self.since_poll.get() >= POLL_INTERVAL {
+            return None;
+        }
+        let next = self.next_runnable()?;
+        let Some(to) = started(&next) else {
+            // Its stack is taken in the loop (step 7 may make it wait).
+            self.runq.borrow_mut().push_front(next);
+            return None;
+        };
+        let me = self.hand_over_to(next);
+        me.state.set(State::Runnable);
+        self.runq.borrow_mut().push_back(me);
+        Some(to)
     }
 
     pub(crate) fn now(&self) -> Duration {
@@ -457,16 +553,16 @@ impl Scheduler {
 
     /// The loop of steps 2-6, until `main` is dead or the loop must stop.
     pub(crate) fn run_until_dead(&self, main: &GRef) -> Stop {
-        let mut since_poll = 0u32;
         loop {
             match self.next_runnable() {
                 Some(g) => {
                     if self.switch_to(g) == Resumed::Finished && main.state.get() == State::Dead {
                         return Stop::MainReturned;
                     }
-                    since_poll += 1;
+                    let since_poll = self.since_poll.get() + 1;
+                    self.since_poll.set(since_poll);
                     if since_poll >= POLL_INTERVAL {
-                        since_poll = 0;
+                        self.since_poll.set(0);
                         self.poll_events();
                     }
                 }
@@ -482,9 +578,11 @@ impl Scheduler {
         }
     }
 
+    /// Runs `g` until a goroutine switches back to the loop: `g`, or the
+    /// last one handed over to (step 4), which it then files.
     fn switch_to(&self, g: GRef) -> Resumed {
         g.state.set(State::Running);
-        let resumed = {
+        let coro: *mut Coroutine = {
             let mut body = g.body.borrow_mut();
             if let Body::NotStarted { stack_size } = *body {
                 if !self.start(&g, &mut body, stack_size) {
@@ -495,16 +593,23 @@ impl Scheduler {
                 }
             }
             match &mut *body {
-                Body::Started(coro) => {
-                    // Goroutine code only reads `current` (a shared borrow).
-                    self.current.replace(Some(g.clone()));
-                    let resumed = coro.resume();
-                    self.current.replace(None);
-                    resumed
+                Body::Started(coro) => coro,
+                Body::NotStarted { .. } | Body::Finished => {
+                    drop(body);
+                    self.retire(&g);
+                    return Resumed::Finished;
                 }
-                Body::NotStarted { .. } | Body::Finished => Resumed::Finished,
             }
         };
+        // Goroutine code only reads `current` (a shared borrow), and replaces
+        // it when it hands over.
+        self.current.replace(Some(g));
+        // SAFETY: the coroutine lives in the record's body, which the table
+        // keeps alive and which only this loop replaces (`retire`, after the
+        // switch back); the body is not borrowed while goroutines run, so
+        // that a hand-off can reach the coroutine.
+        let resumed = unsafe { (*coro).resume() };
+        let g = self.current.take().expect("a goroutine came back");
         match (resumed, g.state.get()) {
             (Resumed::Finished, _) => self.retire(&g),
             (Resumed::Suspended, State::Running) => {
