@@ -38,6 +38,16 @@
 //! where it happens by cargo-gosched's stack check (cargo-gosched/src/
 //! stack_check.rs), which compares every new stack pointer with
 //! [`gosched_stack_bounds`] and calls [`gosched_stack_overflow`].
+//!
+//! Stacks that grow lazily (wasm_stack.rs; only in a module with that check,
+//! which moves a frame that does not fit the first segment to the region):
+//! the bounds record holds both segments, and a goroutine that suspends on
+//! its first segment is unwound into a shared scratch buffer, its saved
+//! frames then copied below its stack pointer (or, if they do not fit, to
+//! its region's bottom), so that it touches no page of its region. After
+//! [`DIRECT_AFTER`] suspends it is unwound straight into its region, as a
+//! goroutine that grew is: a goroutine that switches often pays the copy
+//! only a few times, and one page.
 
 use std::cell::Cell;
 use std::ptr;
@@ -55,6 +65,9 @@ const BUFFER_OVERFLOW: u32 = 3;
 /// takes for its stack pointer: that address is a local of the (inlined)
 /// caller's frame, whose lowest bytes may lie below it and must survive.
 const FRAME_MARGIN: usize = 512;
+/// Suspends on the first segment unwound through the scratch buffer before a
+/// goroutine is unwound straight into its region.
+const DIRECT_AFTER: u32 = 4;
 
 /// What the assembly reads and writes, at fixed offsets.
 #[repr(C)]
@@ -71,10 +84,13 @@ struct Switch {
 
 /// The running goroutine's stack bounds, read by the code cargo-gosched's
 /// stack check adds before every write of the stack pointer: `sp - limit >
-/// span` (unsigned) is an overflow. `limit` 0 and `span` `u32::MAX` (the
-/// initial values) check nothing: the thread's own stack. cargo-gosched finds
-/// the record in the data segment by its magic words and these initial
-/// values; `handler` keeps [`gosched_stack_overflow`] linked in.
+/// span` (unsigned) leaves the running segment. `limit` 0 and `span`
+/// `u32::MAX` (the initial values) check nothing: the thread's own stack.
+/// The check then compares with both segments of a stack that grows lazily
+/// (the first segment: 0, 0 if there is none) and moves the frame, switches
+/// the running bounds, or reports an overflow. cargo-gosched finds the record
+/// in the data segment by its magic words and these initial values, and sets
+/// `grows` to 1; `handler` keeps [`gosched_stack_overflow`] linked in.
 ///
 /// A `static mut` written by plain assignments: between setting the bounds
 /// and the switch no function may run (in a debug build even an atomic store
@@ -86,17 +102,35 @@ struct StackBounds {
     limit: u32,
     span: u32,
     handler: extern "C" fn() -> !,
+    grows: u32,
+    first_limit: u32,
+    first_span: u32,
+    region_limit: u32,
+    region_span: u32,
 }
 
 // Exported (`no_mangle`) so that the optimizer keeps every store, and keeps
 // them before the switch: the switch might read it. Never read from Rust.
 #[no_mangle]
 static mut gosched_stack_bounds: StackBounds = StackBounds {
-    magic: [0x5ac4_c4ec, 0x9050_c4ed],
+    magic: [0x5ac4_c4ec, 0x9050_c4ee],
     limit: 0,
     span: u32::MAX,
     handler: gosched_stack_overflow,
+    grows: 0,
+    first_limit: 0,
+    first_span: 0,
+    region_limit: 0,
+    region_span: 0,
 };
+
+/// Whether the module went through cargo-gosched's stack check, which grows
+/// stacks from their first segment (wasm_stack.rs).
+pub(crate) fn stacks_grow() -> bool {
+    // SAFETY: a plain read of a word that only cargo-gosched (in the module's
+    // data) writes; volatile, because the compiler sees only its initial 0.
+    unsafe { ptr::addr_of!(gosched_stack_bounds.grows).read_volatile() != 0 }
+}
 
 /// Called by cargo-gosched's stack check when a frame would not fit in the
 /// running goroutine's stack (the check is off by then): reports it as every
@@ -120,8 +154,16 @@ struct Ctx {
     switch: Switch,
     /// Lowest usable address of the stack (above the canary).
     bottom: usize,
-    /// Highest address of the stack (where its stack pointer starts).
+    /// Highest address of the stack's region.
     top: usize,
+    /// The first segment's lowest usable address and top; `(0, 0)` if the
+    /// stack does not grow lazily.
+    first: (usize, usize),
+    /// Where a suspend on the first segment unwinds: the scratch buffer or
+    /// the region (`data_cur`, `data_end`).
+    first_buffer: (u32, u32),
+    /// Suspends so far, up to [`DIRECT_AFTER`].
+    suspends: u32,
     /// For overflow reports: the goroutine's id, its name (which lives in the
     /// goroutine record, which outlives the coroutine) and its stack size.
     id: u64,
@@ -197,6 +239,50 @@ extern "C" fn gosched_uninstrumented_frame() -> ! {
 }
 
 impl Ctx {
+    /// Whether `sp` lies on the first segment (never, if there is none).
+    #[inline]
+    fn on_first(&self, sp: usize) -> bool {
+        sp.wrapping_sub(self.first.0) <= self.first.1 - self.first.0
+    }
+
+    /// Where the next suspend on the first segment unwinds into: the scratch
+    /// buffer for the first few (then [`keep_unwound_frames`] copies the
+    /// frames out), the region after that, or if there is no scratch.
+    ///
+    /// [`keep_unwound_frames`]: Ctx::keep_unwound_frames
+    fn first_buffer(&self) -> (u32, u32) {
+        let len = self.top - self.bottom;
+        let scratch = match self.suspends < DIRECT_AFTER {
+            true => wasm_stack::scratch(len),
+            false => None,
+        };
+        let start = scratch.unwrap_or(self.bottom);
+        (start as u32, (start + len) as u32)
+    }
+
+    /// Moves the frames an unwind on the first segment saved in the scratch
+    /// buffer to the free part of the first segment, below the stack
+    /// pointer, or if they do not fit to the bottom of the region. The
+    /// rewind reads them from there: Asyncify's saved frames do not depend
+    /// on where they lie.
+    fn keep_unwound_frames(&mut self) {
+        let start = self.first_buffer.0 as usize;
+        if start == self.bottom {
+            return;
+        }
+        let len = self.switch.data_cur as usize - start;
+        let free = self.switch.sp as usize - self.first.0;
+        let to = if len <= free { self.first.0 } else { self.bottom };
+        // SAFETY: `len` bytes the unwind just wrote to the scratch buffer
+        // (the resume checked it stayed inside), copied to memory of this
+        // goroutine's stack that no live frame uses: below its stack pointer
+        // on the first segment, or the region (empty while the stack pointer
+        // is on the first segment), which is at least as large as the buffer.
+        unsafe { ptr::copy_nonoverlapping(start as *const u8, to as *mut u8, len) };
+        self.switch.data_cur = (to + len) as u32;
+        self.switch.data_end = self.switch.data_cur;
+    }
+
     #[cold]
     fn report_overflow_and_abort(&self) -> ! {
         let name = self.name.map(|(ptr, len)| {
@@ -226,17 +312,21 @@ impl Coroutine {
         body: F,
     ) -> Coroutine {
         let entry: extern "C" fn(*mut Switch) = entry::<F>;
+        let first = stack.first_segment().unwrap_or((0, 0));
         let ctx = Box::new(Ctx {
             switch: Switch {
                 // On wasm a function pointer is its index in the function table.
                 entry: entry as usize as u32,
-                sp: stack.top() as u32,
+                sp: if first.1 != 0 { first.1 } else { stack.top() } as u32,
                 state: RUNNING,
                 data_cur: 0,
                 data_end: 0,
             },
             bottom: stack.bottom(),
             top: stack.top(),
+            first,
+            first_buffer: (0, 0),
+            suspends: 0,
             id: who.id,
             name: who.name.map(|n| (n.as_ptr(), n.len())),
             stack_size: stack.size(),
@@ -249,10 +339,21 @@ impl Coroutine {
     /// Runs the coroutine until it suspends or returns.
     #[inline]
     pub(crate) fn resume(&mut self) -> Resumed {
-        // The stack check's bounds: from the red zone up to the top. Nothing
-        // between here and the switch moves the stack pointer.
-        let limit = (self.ctx.bottom + RED_ZONE) as u32;
-        let span = self.ctx.top as u32 - limit;
+        // The stack check's bounds: from the red zone up to the top, on the
+        // segment the goroutine's stack pointer is on. Nothing between here
+        // and the switch moves the stack pointer.
+        let region_limit = (self.ctx.bottom + RED_ZONE) as u32;
+        let region_span = self.ctx.top as u32 - region_limit;
+        let (first_limit, first_top) = self.ctx.first;
+        let first_span = (first_top - first_limit) as u32;
+        let on_first = self.ctx.on_first(self.ctx.switch.sp as usize);
+        let (limit, span) = match on_first {
+            true => (first_limit as u32, first_span),
+            false => (region_limit, region_span),
+        };
+        if first_top != 0 {
+            self.ctx.first_buffer = self.ctx.first_buffer();
+        }
         let ctx: *mut Ctx = &mut *self.ctx;
         let switch: *mut Switch = ctx.cast();
         CURRENT.set(ctx);
@@ -265,6 +366,10 @@ impl Coroutine {
         unsafe {
             gosched_stack_bounds.limit = limit;
             gosched_stack_bounds.span = span;
+            gosched_stack_bounds.first_limit = first_limit as u32;
+            gosched_stack_bounds.first_span = first_span;
+            gosched_stack_bounds.region_limit = region_limit;
+            gosched_stack_bounds.region_span = region_span;
             gosched_asyncify_resume(switch);
             gosched_stack_bounds.limit = 0;
             gosched_stack_bounds.span = u32::MAX;
@@ -276,10 +381,15 @@ impl Coroutine {
         }
         debug_assert!(state == SUSPENDED || state == DONE);
         if state == DONE {
-            Resumed::Finished
-        } else {
-            Resumed::Suspended
+            return Resumed::Finished;
         }
+        if self.ctx.suspends < DIRECT_AFTER {
+            self.ctx.suspends += 1;
+            if self.ctx.on_first(self.ctx.switch.sp as usize) {
+                self.ctx.keep_unwound_frames();
+            }
+        }
+        Resumed::Suspended
     }
 
     /// Returns the stack to the pool. A coroutine that never ran drops its
@@ -320,12 +430,19 @@ pub(crate) fn suspend() {
     // (set by `resume` around the switch into it), boxed and alive.
     unsafe {
         if (*ctx).switch.state == RUNNING {
-            let bottom = (*ctx).bottom;
-            // Nearly out of stack: unwind into what is left (the resumer
-            // reports the overflow), never into memory below the stack.
-            (*ctx).overflowed = sp < bottom + RED_ZONE;
-            (*ctx).switch.data_cur = bottom as u32;
-            (*ctx).switch.data_end = (sp & !15).saturating_sub(FRAME_MARGIN).max(bottom) as u32;
+            if (*ctx).on_first(sp) {
+                // The resumer chose where (and the stack check keeps every
+                // frame on the segment inside it).
+                ((*ctx).switch.data_cur, (*ctx).switch.data_end) = (*ctx).first_buffer;
+            } else {
+                let bottom = (*ctx).bottom;
+                // Nearly out of stack: unwind into what is left (the resumer
+                // reports the overflow), never into memory below the stack.
+                (*ctx).overflowed = sp < bottom + RED_ZONE;
+                (*ctx).switch.data_cur = bottom as u32;
+                (*ctx).switch.data_end =
+                    (sp & !15).saturating_sub(FRAME_MARGIN).max(bottom) as u32;
+            }
         }
         gosched_asyncify_suspend(ctx.cast());
     }
