@@ -11,18 +11,18 @@
 //!
 //! 1. Find gosched's bounds record in the data segments, by its two magic
 //!    words (src/coro/asyncify.rs, `gosched_stack_bounds`): `[magic, magic,
-//!    limit, span, handler, first segments, first limit, first span, region
-//!    limit, region span]`. gosched writes the running goroutine's `limit`
-//!    (its lowest allowed stack pointer) and `span` (top − limit) at each
-//!    switch, and `0, u32::MAX` (no check) on the thread's own stack; the
-//!    first segment's and the region's bounds likewise. This step sets the
-//!    record's "first segments" word to 1: the module can grow stacks.
+//!    limit, span, handler, grows, segments]`. gosched writes the running
+//!    goroutine's `limit` (its lowest allowed stack pointer) and `span` (top
+//!    − limit) at each switch, and `0, u32::MAX` (no check) on the thread's
+//!    own stack, and `segments`: the address of the goroutine's `[first
+//!    limit, first span, region limit, region span]`. This step sets `grows`
+//!    to 1: the module can grow stacks.
 //! 2. Add `check(sp) -> sp`: if `sp − limit > span` (unsigned: below the
 //!    limit, above the top, or wrapped around by a huge frame), it calls
 //!    `grow(sp) -> sp`, also added. `grow` compares the old stack pointer
 //!    (the global, not yet written) and the new one with both segments: a
 //!    frame that does not fit the first segment is placed at the top of the
-//!    region instead (same size, same alignment modulo 4 KiB), a stack
+//!    region instead (same size, same address modulo 64), a stack
 //!    pointer that goes back to the other segment switches the bounds to it,
 //!    and anything else disables the check and calls gosched's
 //!    `gosched_stack_overflow`, which prints the report and aborts (from the
@@ -61,14 +61,16 @@ use wasmparser::{DataKind, KnownCustom, Name, Operator, Parser, Payload, TypeRef
 const MAGIC: [u32; 2] = [0x5ac4_c4ec, 0x9050_c4ee];
 /// Offsets of the record's words from its `limit` word.
 const SPAN: u64 = 4;
-const FIRST_SEGMENTS: usize = 12;
-const FIRST_LIMIT: u64 = 16;
-const FIRST_SPAN: u64 = 20;
-const REGION_LIMIT: u64 = 24;
-const REGION_SPAN: u64 = 28;
-/// A frame moved to the region keeps its address modulo this (any alignment
-/// LLVM may have given it up to a page).
-const MOVE_ALIGN: i32 = 4096;
+const GROWS: usize = 12;
+const SEGMENTS: u64 = 16;
+/// Offsets of the words at `segments`.
+const FIRST_LIMIT: u64 = 0;
+const FIRST_SPAN: u64 = 4;
+const REGION_LIMIT: u64 = 8;
+const REGION_SPAN: u64 = 12;
+/// A frame moved to the region keeps its address modulo this: the alignment
+/// LLVM gave it, up to 64 (larger alignments on the stack are not kept).
+const MOVE_ALIGN: i32 = 64;
 /// The functions that switch stacks (asm/wasm32/switch.S).
 const SWITCHES: [&str; 2] = ["gosched_asyncify_resume", "gosched_asyncify_suspend"];
 const HANDLER: &str = "gosched_stack_overflow";
@@ -136,7 +138,7 @@ fn facts(wasm: &[u8]) -> Result<Option<Facts>> {
                         }
                         limit_address = Some(value as u32 + at as u32 + 8);
                         let data_at = data.data.as_ptr() as usize - wasm.as_ptr() as usize;
-                        first_segments_at = data_at + at + 8 + FIRST_SEGMENTS;
+                        first_segments_at = data_at + at + 8 + GROWS;
                     }
                 }
             }
@@ -233,40 +235,39 @@ fn grow_function(f: &Facts) -> Function {
             grow.instruction(i);
         }
     };
+    // The word at `offset` of the running goroutine's segments.
+    let segment = |offset: u64| {
+        [
+            address(),
+            Instruction::I32Load(word(SEGMENTS)),
+            Instruction::I32Load(word(offset)),
+        ]
+    };
     // `local` within the bounds at `limit`/`span`: `local - limit <= span`.
     let within = |local: u32, limit: u64, span: u64| {
-        [
-            Instruction::LocalGet(local),
-            address(),
-            Instruction::I32Load(word(limit)),
-            Instruction::I32Sub,
-            address(),
-            Instruction::I32Load(word(span)),
-            Instruction::I32LeU,
-        ]
+        let mut is = vec![Instruction::LocalGet(local)];
+        is.extend(segment(limit));
+        is.push(Instruction::I32Sub);
+        is.extend(segment(span));
+        is.push(Instruction::I32LeU);
+        is
     };
     // The running bounds become those at `limit`/`span`; returns `new`.
     let switch_to = |limit: u64, span: u64| {
-        [
-            address(),
-            address(),
-            Instruction::I32Load(word(limit)),
-            Instruction::I32Store(word(0)),
-            address(),
-            address(),
-            Instruction::I32Load(word(span)),
+        let mut is = vec![address()];
+        is.extend(segment(limit));
+        is.extend([Instruction::I32Store(word(0)), address()]);
+        is.extend(segment(span));
+        is.extend([
             Instruction::I32Store(word(SPAN)),
             Instruction::LocalGet(NEW),
             Instruction::Return,
-        ]
+        ]);
+        is
     };
-    let region_top = [
-        address(),
-        Instruction::I32Load(word(REGION_LIMIT)),
-        address(),
-        Instruction::I32Load(word(REGION_SPAN)),
-        Instruction::I32Add,
-    ];
+    let mut region_top = segment(REGION_LIMIT).to_vec();
+    region_top.extend(segment(REGION_SPAN));
+    region_top.push(Instruction::I32Add);
     emit(&[
         Instruction::GlobalGet(f.stack_pointer),
         Instruction::LocalSet(OLD),

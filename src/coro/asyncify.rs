@@ -86,9 +86,8 @@ struct Switch {
 /// stack check adds before every write of the stack pointer: `sp - limit >
 /// span` (unsigned) leaves the running segment. `limit` 0 and `span`
 /// `u32::MAX` (the initial values) check nothing: the thread's own stack.
-/// The check then compares with both segments of a stack that grows lazily
-/// (the first segment: 0, 0 if there is none) and moves the frame, switches
-/// the running bounds, or reports an overflow. cargo-gosched finds the record
+/// The check then compares with both `segments` of a stack that grows lazily
+/// and moves the frame, switches the running bounds, or reports an overflow. cargo-gosched finds the record
 /// in the data segment by its magic words and these initial values, and sets
 /// `grows` to 1; `handler` keeps [`gosched_stack_overflow`] linked in.
 ///
@@ -103,6 +102,13 @@ struct StackBounds {
     span: u32,
     handler: extern "C" fn() -> !,
     grows: u32,
+    segments: *const Segments,
+}
+
+/// The running goroutine's segments, as the stack check reads them (the first
+/// segment's are 0, 0 if there is none).
+#[repr(C)]
+struct Segments {
     first_limit: u32,
     first_span: u32,
     region_limit: u32,
@@ -118,10 +124,7 @@ static mut gosched_stack_bounds: StackBounds = StackBounds {
     span: u32::MAX,
     handler: gosched_stack_overflow,
     grows: 0,
-    first_limit: 0,
-    first_span: 0,
-    region_limit: 0,
-    region_span: 0,
+    segments: ptr::null(),
 };
 
 /// Whether the module went through cargo-gosched's stack check, which grows
@@ -159,8 +162,10 @@ struct Ctx {
     /// The first segment's lowest usable address and top; `(0, 0)` if the
     /// stack does not grow lazily.
     first: (usize, usize),
-    /// Where a suspend on the first segment unwinds: the scratch buffer or
-    /// the region (`data_cur`, `data_end`).
+    /// The stack check's bounds of both segments.
+    segments: Segments,
+    /// Where a suspend on the first segment unwinds (`data_cur`, `data_end`):
+    /// the scratch buffer for the first [`DIRECT_AFTER`], then the region.
     first_buffer: (u32, u32),
     /// Suspends so far, up to [`DIRECT_AFTER`].
     suspends: u32,
@@ -245,21 +250,6 @@ impl Ctx {
         sp.wrapping_sub(self.first.0) <= self.first.1 - self.first.0
     }
 
-    /// Where the next suspend on the first segment unwinds into: the scratch
-    /// buffer for the first few (then [`keep_unwound_frames`] copies the
-    /// frames out), the region after that, or if there is no scratch.
-    ///
-    /// [`keep_unwound_frames`]: Ctx::keep_unwound_frames
-    fn first_buffer(&self) -> (u32, u32) {
-        let len = self.top - self.bottom;
-        let scratch = match self.suspends < DIRECT_AFTER {
-            true => wasm_stack::scratch(len),
-            false => None,
-        };
-        let start = scratch.unwrap_or(self.bottom);
-        (start as u32, (start + len) as u32)
-    }
-
     /// Moves the frames an unwind on the first segment saved in the scratch
     /// buffer to the free part of the first segment, below the stack
     /// pointer, or if they do not fit to the bottom of the region. The
@@ -313,6 +303,13 @@ impl Coroutine {
     ) -> Coroutine {
         let entry: extern "C" fn(*mut Switch) = entry::<F>;
         let first = stack.first_segment().unwrap_or((0, 0));
+        let region_limit = (stack.bottom() + RED_ZONE) as u32;
+        let region = (stack.bottom(), stack.top());
+        let scratch = match first.1 {
+            0 => None,
+            _ => wasm_stack::scratch(region.1 - region.0),
+        };
+        let scratch = scratch.unwrap_or(region.0);
         let ctx = Box::new(Ctx {
             switch: Switch {
                 // On wasm a function pointer is its index in the function table.
@@ -325,7 +322,13 @@ impl Coroutine {
             bottom: stack.bottom(),
             top: stack.top(),
             first,
-            first_buffer: (0, 0),
+            segments: Segments {
+                first_limit: first.0 as u32,
+                first_span: (first.1 - first.0) as u32,
+                region_limit,
+                region_span: stack.top() as u32 - region_limit,
+            },
+            first_buffer: (scratch as u32, (scratch + region.1 - region.0) as u32),
             suspends: 0,
             id: who.id,
             name: who.name.map(|n| (n.as_ptr(), n.len())),
@@ -342,18 +345,12 @@ impl Coroutine {
         // The stack check's bounds: from the red zone up to the top, on the
         // segment the goroutine's stack pointer is on. Nothing between here
         // and the switch moves the stack pointer.
-        let region_limit = (self.ctx.bottom + RED_ZONE) as u32;
-        let region_span = self.ctx.top as u32 - region_limit;
-        let (first_limit, first_top) = self.ctx.first;
-        let first_span = (first_top - first_limit) as u32;
-        let on_first = self.ctx.on_first(self.ctx.switch.sp as usize);
-        let (limit, span) = match on_first {
-            true => (first_limit as u32, first_span),
-            false => (region_limit, region_span),
+        let segments = &self.ctx.segments;
+        let (limit, span) = match self.ctx.on_first(self.ctx.switch.sp as usize) {
+            true => (segments.first_limit, segments.first_span),
+            false => (segments.region_limit, segments.region_span),
         };
-        if first_top != 0 {
-            self.ctx.first_buffer = self.ctx.first_buffer();
-        }
+        let segments: *const Segments = segments;
         let ctx: *mut Ctx = &mut *self.ctx;
         let switch: *mut Switch = ctx.cast();
         CURRENT.set(ctx);
@@ -366,10 +363,7 @@ impl Coroutine {
         unsafe {
             gosched_stack_bounds.limit = limit;
             gosched_stack_bounds.span = span;
-            gosched_stack_bounds.first_limit = first_limit as u32;
-            gosched_stack_bounds.first_span = first_span;
-            gosched_stack_bounds.region_limit = region_limit;
-            gosched_stack_bounds.region_span = region_span;
+            gosched_stack_bounds.segments = segments;
             gosched_asyncify_resume(switch);
             gosched_stack_bounds.limit = 0;
             gosched_stack_bounds.span = u32::MAX;
@@ -384,9 +378,13 @@ impl Coroutine {
             return Resumed::Finished;
         }
         if self.ctx.suspends < DIRECT_AFTER {
-            self.ctx.suspends += 1;
             if self.ctx.on_first(self.ctx.switch.sp as usize) {
                 self.ctx.keep_unwound_frames();
+            }
+            self.ctx.suspends += 1;
+            if self.ctx.suspends == DIRECT_AFTER {
+                let (bottom, top) = (self.ctx.bottom, self.ctx.top);
+                self.ctx.first_buffer = (bottom as u32, top as u32);
             }
         }
         Resumed::Suspended
