@@ -52,8 +52,8 @@
 use std::collections::HashSet;
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{
-    BlockType, CodeSection, Function, FunctionSection, Instruction, MemArg, RawSection, TypeSection,
-    ValType,
+    BlockType, CodeSection, Function, FunctionSection, Instruction, MemArg, RawSection,
+    TypeSection, ValType,
 };
 use wasmparser::{DataKind, KnownCustom, Name, Operator, Parser, Payload, TypeRef};
 
@@ -458,6 +458,63 @@ pub fn instrument(wasm: &[u8]) -> Result<Option<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Step 3 on `ops` (the stack pointer is global 0), as text.
+    fn checked(ops: &[Operator]) -> Vec<String> {
+        checked_ops(ops, 0)
+            .into_iter()
+            .map(|c| match c {
+                Checked::Op(op) => format!("{op:?}"),
+                Checked::Check => "check".into(),
+                Checked::Tee(l) => format!("tee {l}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prologues_keep_the_checked_stack_pointer_and_epilogues_are_not_checked() {
+        use Operator::*;
+        let sub = [
+            GlobalGet { global_index: 0 },
+            I32Const { value: 32 },
+            I32Sub,
+        ];
+        let set = GlobalSet { global_index: 0 };
+        let mut optimized = sub.to_vec();
+        optimized.extend([LocalTee { local_index: 2 }, set.clone()]);
+        let mut unoptimized = sub.to_vec();
+        unoptimized.extend([
+            LocalSet { local_index: 2 },
+            LocalGet { local_index: 2 },
+            set.clone(),
+        ]);
+        for prologue in [optimized, unoptimized] {
+            assert_eq!(
+                checked(&prologue)[3..],
+                ["check", "tee 2", "GlobalSet { global_index: 0 }"]
+            );
+        }
+        let epilogue = [
+            LocalGet { local_index: 2 },
+            I32Const { value: 32 },
+            I32Add,
+            set.clone(),
+        ];
+        assert!(!checked(&epilogue).contains(&"check".to_string()));
+        // Any other write of the stack pointer (a restore) is checked where it is.
+        let restore = [LocalGet { local_index: 5 }, set.clone()];
+        assert_eq!(
+            checked(&restore),
+            [
+                "LocalGet { local_index: 5 }",
+                "check",
+                "GlobalSet { global_index: 0 }"
+            ]
+        );
+        // Another global is none of the check's business.
+        let other = [LocalTee { local_index: 1 }, GlobalSet { global_index: 3 }];
+        assert!(!checked(&other).contains(&"check".to_string()));
+    }
 
     #[test]
     fn a_module_without_the_record_is_left_alone() {

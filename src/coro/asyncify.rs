@@ -61,10 +61,6 @@ const SUSPENDED: u32 = 1;
 const DONE: u32 = 2;
 /// The last unwind wrote past the end of the Asyncify buffer.
 const BUFFER_OVERFLOW: u32 = 3;
-/// Room left between the Asyncify buffer's end and the address `suspend`
-/// takes for its stack pointer: that address is a local of the (inlined)
-/// caller's frame, whose lowest bytes may lie below it and must survive.
-const FRAME_MARGIN: usize = 512;
 /// Suspends on the first segment unwound through the scratch buffer before a
 /// goroutine is unwound straight into its region.
 const DIRECT_AFTER: u32 = 4;
@@ -164,18 +160,18 @@ struct Ctx {
     first: (usize, usize),
     /// The stack check's bounds of both segments.
     segments: Segments,
-    /// Where a suspend on the first segment unwinds (`data_cur`, `data_end`):
-    /// the scratch buffer for the first [`DIRECT_AFTER`], then the region.
-    first_buffer: (u32, u32),
-    /// Suspends so far, up to [`DIRECT_AFTER`].
+    /// Where a suspend unwinds (`data_cur`, `data_end`): on a stack that
+    /// grows lazily, the scratch buffer for the first [`DIRECT_AFTER`], then
+    /// the region, from its bottom up (the resume checks that the frames
+    /// saved stayed below the stack pointer).
+    buffer: (u32, u32),
+    /// Suspends unwound through the scratch buffer so far.
     suspends: u32,
     /// For overflow reports: the goroutine's id, its name (which lives in the
     /// goroutine record, which outlives the coroutine) and its stack size.
     id: u64,
     name: Option<(*const u8, usize)>,
     stack_size: usize,
-    /// Set by a suspend whose stack pointer was in the red zone.
-    overflowed: bool,
     /// A `Box<F>` for `entry::<F>`, until it starts (`dyn` for the drop in
     /// `into_stack` if it never does).
     body: Option<Box<dyn FnOnce()>>,
@@ -247,30 +243,58 @@ impl Ctx {
     /// Whether `sp` lies on the first segment (never, if there is none).
     #[inline]
     fn on_first(&self, sp: usize) -> bool {
-        sp.wrapping_sub(self.first.0) <= self.first.1 - self.first.0
+        (sp as u32).wrapping_sub(self.segments.first_limit) <= self.segments.first_span
     }
 
-    /// Moves the frames an unwind on the first segment saved in the scratch
-    /// buffer to the free part of the first segment, below the stack
-    /// pointer, or if they do not fit to the bottom of the region. The
-    /// rewind reads them from there: Asyncify's saved frames do not depend
-    /// on where they lie.
-    fn keep_unwound_frames(&mut self) {
-        let start = self.first_buffer.0 as usize;
+    /// After an unwind: whether the goroutine's stack held, its saved frames
+    /// kept where the rewind will read them. A stack pointer in the region's
+    /// red zone, or saved frames that reach the live ones, are an overflow.
+    /// Frames saved in the scratch buffer move to the free part of the first
+    /// segment, below the stack pointer, or if they do not fit to the bottom
+    /// of the region, below its live frames if it has any: Asyncify's saved
+    /// frames do not depend on where they lie.
+    #[inline]
+    fn keep_unwound_frames(&mut self) -> bool {
+        // The common case once the goroutine unwinds straight into its
+        // region: it suspended on its first segment, the region is empty.
+        (self.buffer.0 as usize == self.bottom && self.on_first(self.switch.sp as usize))
+            || self.check_unwound_frames()
+    }
+
+    /// The rest of [`Ctx::keep_unwound_frames`], which also counts the
+    /// suspends that went through the scratch buffer.
+    #[inline(never)]
+    fn check_unwound_frames(&mut self) -> bool {
+        let sp = self.switch.sp as usize;
+        let on_first = self.on_first(sp);
+        if !on_first && sp < self.bottom + RED_ZONE {
+            return false;
+        }
+        let start = self.buffer.0 as usize;
         if start == self.bottom {
-            return;
+            return on_first || self.switch.data_cur as usize <= sp;
+        }
+        self.suspends += 1;
+        if self.suspends == DIRECT_AFTER {
+            self.buffer = (self.bottom as u32, self.top as u32);
         }
         let len = self.switch.data_cur as usize - start;
-        let free = self.switch.sp as usize - self.first.0;
-        let to = if len <= free { self.first.0 } else { self.bottom };
+        let (first, region) = (self.first.0, self.bottom);
+        let to = match on_first {
+            true if len <= sp - first => first,
+            true => region,
+            false if len <= sp - region => region,
+            false => return false,
+        };
         // SAFETY: `len` bytes the unwind just wrote to the scratch buffer
-        // (the resume checked it stayed inside), copied to memory of this
-        // goroutine's stack that no live frame uses: below its stack pointer
-        // on the first segment, or the region (empty while the stack pointer
-        // is on the first segment), which is at least as large as the buffer.
+        // (the asm checked that it stayed inside), copied to memory of this
+        // goroutine's stack that no live frame uses: below its stack pointer,
+        // or the region (empty while the stack pointer is on the first
+        // segment), which is as large as the buffer.
         unsafe { ptr::copy_nonoverlapping(start as *const u8, to as *mut u8, len) };
         self.switch.data_cur = (to + len) as u32;
         self.switch.data_end = self.switch.data_cur;
+        true
     }
 
     #[cold]
@@ -328,12 +352,11 @@ impl Coroutine {
                 region_limit,
                 region_span: stack.top() as u32 - region_limit,
             },
-            first_buffer: (scratch as u32, (scratch + region.1 - region.0) as u32),
+            buffer: (scratch as u32, (scratch + region.1 - region.0) as u32),
             suspends: 0,
             id: who.id,
             name: who.name.map(|n| (n.as_ptr(), n.len())),
             stack_size: stack.size(),
-            overflowed: false,
             body: Some(Box::new(body)),
         });
         Coroutine { ctx, stack }
@@ -370,24 +393,19 @@ impl Coroutine {
         }
         CURRENT.set(ptr::null_mut());
         let state = self.ctx.switch.state;
-        if self.ctx.overflowed || state == BUFFER_OVERFLOW || !self.stack.canary_intact() {
+        let held = match state {
+            SUSPENDED => self.ctx.keep_unwound_frames(),
+            _ => state != BUFFER_OVERFLOW,
+        };
+        if !held || !self.stack.canary_intact() {
             self.ctx.report_overflow_and_abort();
         }
         debug_assert!(state == SUSPENDED || state == DONE);
         if state == DONE {
-            return Resumed::Finished;
+            Resumed::Finished
+        } else {
+            Resumed::Suspended
         }
-        if self.ctx.suspends < DIRECT_AFTER {
-            if self.ctx.on_first(self.ctx.switch.sp as usize) {
-                self.ctx.keep_unwound_frames();
-            }
-            self.ctx.suspends += 1;
-            if self.ctx.suspends == DIRECT_AFTER {
-                let (bottom, top) = (self.ctx.bottom, self.ctx.top);
-                self.ctx.first_buffer = (bottom as u32, top as u32);
-            }
-        }
-        Resumed::Suspended
     }
 
     /// Returns the stack to the pool. A coroutine that never ran drops its
@@ -422,25 +440,12 @@ pub(crate) fn in_coroutine() -> bool {
 pub(crate) fn suspend() {
     let ctx = CURRENT.get();
     assert!(!ctx.is_null(), "gosched: cannot block outside a goroutine");
-    let marker = 0u8;
-    let sp = std::hint::black_box(&marker) as *const u8 as usize;
     // SAFETY: CURRENT is the context of the coroutine running on this stack
     // (set by `resume` around the switch into it), boxed and alive.
     unsafe {
-        if (*ctx).switch.state == RUNNING {
-            if (*ctx).on_first(sp) {
-                // The resumer chose where (and the stack check keeps every
-                // frame on the segment inside it).
-                ((*ctx).switch.data_cur, (*ctx).switch.data_end) = (*ctx).first_buffer;
-            } else {
-                let bottom = (*ctx).bottom;
-                // Nearly out of stack: unwind into what is left (the resumer
-                // reports the overflow), never into memory below the stack.
-                (*ctx).overflowed = sp < bottom + RED_ZONE;
-                (*ctx).switch.data_cur = bottom as u32;
-                (*ctx).switch.data_end =
-                    (sp & !15).saturating_sub(FRAME_MARGIN).max(bottom) as u32;
-            }
+        let c = &mut *ctx;
+        if c.switch.state == RUNNING {
+            (c.switch.data_cur, c.switch.data_end) = c.buffer;
         }
         gosched_asyncify_suspend(ctx.cast());
     }
