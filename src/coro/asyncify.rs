@@ -158,8 +158,10 @@ struct Ctx {
     /// The first segment's lowest usable address and top; `(0, 0)` if the
     /// stack does not grow lazily.
     first: (usize, usize),
-    /// The stack check's bounds of both segments.
+    /// The stack check's bounds of both segments, and those it starts with
+    /// (`limit`, `span`) at each resume.
     segments: Segments,
+    bounds: (u32, u32),
     /// Where a suspend unwinds (`data_cur`, `data_end`): on a stack that
     /// grows lazily, the scratch buffer for the first [`DIRECT_AFTER`], then
     /// the region, from its bottom up (the resume checks that the frames
@@ -257,7 +259,8 @@ impl Ctx {
     fn keep_unwound_frames(&mut self) -> bool {
         // The common case once the goroutine unwinds straight into its
         // region: it suspended on its first segment, the region is empty.
-        (self.buffer.0 as usize == self.bottom && self.on_first(self.switch.sp as usize))
+        (self.buffer.0 == self.segments.region_limit - RED_ZONE as u32
+            && self.on_first(self.switch.sp as usize))
             || self.check_unwound_frames()
     }
 
@@ -352,6 +355,10 @@ impl Coroutine {
                 region_limit,
                 region_span: stack.top() as u32 - region_limit,
             },
+            bounds: match first.1 {
+                0 => (region_limit, stack.top() as u32 - region_limit),
+                _ => (first.0 as u32, (first.1 - first.0) as u32),
+            },
             buffer: (scratch as u32, (scratch + region.1 - region.0) as u32),
             suspends: 0,
             id: who.id,
@@ -365,14 +372,13 @@ impl Coroutine {
     /// Runs the coroutine until it suspends or returns.
     #[inline]
     pub(crate) fn resume(&mut self) -> Resumed {
-        // The stack check's bounds: from the red zone up to the top, on the
-        // segment the goroutine's stack pointer is on. Nothing between here
-        // and the switch moves the stack pointer.
+        // The stack check's bounds: the first segment's if there is one
+        // (a goroutine whose stack pointer is on the region gets the
+        // region's from the check, at its first frame), else the region's:
+        // from the red zone up to the top. Nothing between here and the
+        // switch moves the stack pointer.
         let segments = &self.ctx.segments;
-        let (limit, span) = match self.ctx.on_first(self.ctx.switch.sp as usize) {
-            true => (segments.first_limit, segments.first_span),
-            false => (segments.region_limit, segments.region_span),
-        };
+        let (limit, span) = self.ctx.bounds;
         let segments: *const Segments = segments;
         let ctx: *mut Ctx = &mut *self.ctx;
         let switch: *mut Switch = ctx.cast();

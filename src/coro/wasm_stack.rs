@@ -102,7 +102,11 @@ impl StackKind {
 pub(crate) struct Stack {
     ptr: NonNull<u8>,
     size: usize,
-    first: Option<NonNull<u8>>,
+    /// The canary: below the first segment if there is one (the region's
+    /// pages stay untouched until a frame needs them, and the stack check
+    /// bounds every frame there), else below the region.
+    canary: NonNull<u8>,
+    lazy: bool,
 }
 
 impl Stack {
@@ -120,11 +124,16 @@ impl Stack {
             )
         };
         let ptr = carve(size + CANARY_BYTES + RED_ZONE).ok_or_else(out_of_memory)?;
-        let first = match lazy {
-            true => Some(carve_first_segment().ok_or_else(out_of_memory)?),
-            false => None,
+        let canary = match lazy {
+            true => carve_first_segment().ok_or_else(out_of_memory)?,
+            false => ptr,
         };
-        let stack = Stack { ptr, size, first };
+        let stack = Stack {
+            ptr,
+            size,
+            canary,
+            lazy,
+        };
         stack.write_canary();
         Ok(stack)
     }
@@ -133,10 +142,9 @@ impl Stack {
     /// usable address (above canary and red zone) and its top. Below the
     /// lowest lies its red zone, then the canary.
     pub(crate) fn first_segment(&self) -> Option<(usize, usize)> {
-        self.first.map(|p| {
-            let p = p.as_ptr() as usize;
-            (p + CANARY_BYTES + LEAF_RED_ZONE, p + FIRST_SEGMENT)
-        })
+        let p = self.canary.as_ptr() as usize;
+        self.lazy
+            .then_some((p + CANARY_BYTES + LEAF_RED_ZONE, p + FIRST_SEGMENT))
     }
 
     /// The usable size this stack was requested with: its pool bucket.
@@ -154,11 +162,8 @@ impl Stack {
         self.bottom() + RED_ZONE + self.size
     }
 
-    /// The canary: below the first segment if there is one (the region's
-    /// pages stay untouched until a frame needs them, and the stack check
-    /// bounds every frame there), else below the region.
     fn canary(&self) -> *mut u32 {
-        self.first.unwrap_or(self.ptr).as_ptr().cast()
+        self.canary.as_ptr().cast()
     }
 
     fn write_canary(&self) {
