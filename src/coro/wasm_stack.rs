@@ -51,6 +51,7 @@ const GRANULE: usize = 4096;
 pub(crate) const FIRST_SEGMENT: usize = 512;
 /// The first segment's red zone: LLVM lets a leaf function with a frame of
 /// up to 128 bytes use the memory below the stack pointer without moving it.
+#[cfg(not(gosched_stack_switching))]
 const LEAF_RED_ZONE: usize = 128;
 /// First segments are carved this many bytes at a time.
 const FIRST_SEGMENT_BLOCK: usize = 64 * 1024;
@@ -106,7 +107,6 @@ pub(crate) struct Stack {
     /// pages stay untouched until a frame needs them, and the stack check
     /// bounds every frame there), else below the region.
     canary: NonNull<u8>,
-    lazy: bool,
 }
 
 impl Stack {
@@ -128,12 +128,7 @@ impl Stack {
             true => carve_first_segment().ok_or_else(out_of_memory)?,
             false => ptr,
         };
-        let stack = Stack {
-            ptr,
-            size,
-            canary,
-            lazy,
-        };
+        let stack = Stack { ptr, size, canary };
         stack.write_canary();
         Ok(stack)
     }
@@ -141,10 +136,10 @@ impl Stack {
     /// The first segment's bounds, if the stack grows lazily: its lowest
     /// usable address (above canary and red zone) and its top. Below the
     /// lowest lies its red zone, then the canary.
+    #[cfg(not(gosched_stack_switching))]
     pub(crate) fn first_segment(&self) -> Option<(usize, usize)> {
         let p = self.canary.as_ptr() as usize;
-        self.lazy
-            .then_some((p + CANARY_BYTES + LEAF_RED_ZONE, p + FIRST_SEGMENT))
+        (self.canary != self.ptr).then_some((p + CANARY_BYTES + LEAF_RED_ZONE, p + FIRST_SEGMENT))
     }
 
     /// The usable size this stack was requested with: its pool bucket.
@@ -241,6 +236,7 @@ thread_local! {
     /// The free end of the block first segments are carved from: `(next, end)`.
     static FIRST_SEGMENTS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
     /// Where Asyncify unwinds a goroutine on its first segment: `(start, len)`.
+    #[cfg(not(gosched_stack_switching))]
     static SCRATCH: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
@@ -260,6 +256,7 @@ fn carve_first_segment() -> Option<NonNull<u8>> {
 /// unwind a goroutine on its first segment into, before its saved frames are
 /// copied out (src/coro/asyncify.rs): shared by all goroutines, so its pages
 /// are touched once. `None` if linear memory is out.
+#[cfg(not(gosched_stack_switching))]
 pub(crate) fn scratch(len: usize) -> Option<usize> {
     let (start, have) = SCRATCH.get();
     if have >= len {
