@@ -14,13 +14,14 @@
 //!    (asm), which saves the scheduler's stack pointer, installs the
 //!    goroutine's, starts a rewind if the goroutine is suspended, and calls
 //!    its [`entry`] through the function table.
-//! 2. The goroutine runs until it calls [`suspend`]. That sets up the
-//!    Asyncify buffer right below its live frames and calls
+//! 2. The goroutine runs until it calls [`suspend`]. That points Asyncify
+//!    at the goroutine's buffer (its region, from the bottom up) and calls
 //!    `gosched_asyncify_suspend` (asm), which starts the unwind: every
 //!    instrumented frame saves itself and returns, back into
 //!    `gosched_asyncify_resume`.
 //! 3. There, the unwind is stopped, the goroutine's stack pointer saved and
-//!    the scheduler's restored.
+//!    the scheduler's restored; [`Coroutine::resume`] checks that the saved
+//!    frames stayed below the live ones.
 //! 4. Resuming it again rewinds: the frames are re-entered down to
 //!    `gosched_asyncify_suspend`, which stops the rewind and returns.
 //!
@@ -32,8 +33,9 @@
 //! wasm has `panic = "abort"`: a coroutine that is dropped unfinished cannot
 //! be unwound, so its frames are abandoned (what they own is leaked).
 //!
-//! Stack overflow: a suspend in the red zone, a written canary or a full
-//! Asyncify buffer is reported by [`Coroutine::resume`]; a frame of any size
+//! Stack overflow: a suspend in the red zone, a written canary, a full
+//! Asyncify buffer or saved frames that reach the live ones are reported by
+//! [`Coroutine::resume`]; a frame of any size
 //! that would move the stack pointer out of the goroutine's stack is caught
 //! where it happens by cargo-gosched's stack check (cargo-gosched/src/
 //! stack_check.rs), which compares every new stack pointer with
@@ -454,5 +456,71 @@ pub(crate) fn suspend() {
             (c.switch.data_cur, c.switch.data_end) = c.buffer;
         }
         gosched_asyncify_suspend(ctx.cast());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hint::black_box;
+
+    /// The running goroutine's first segment and region.
+    fn segments() -> ((usize, usize), (usize, usize)) {
+        let ctx = CURRENT.get();
+        assert!(!ctx.is_null());
+        // SAFETY: the running coroutine's live context.
+        unsafe { ((*ctx).first, ((*ctx).bottom, (*ctx).top)) }
+    }
+
+    /// A frame larger than a first segment, switching at every level: it
+    /// must lie in the region, and keep its contents across the switches.
+    fn deep(depth: u64) -> u64 {
+        let frame = black_box([depth; 80]);
+        let (_, region) = segments();
+        let at = black_box(&frame) as *const _ as usize;
+        assert!(
+            region.0 < at && at < region.1,
+            "a 640-byte frame outside the region"
+        );
+        crate::yield_now();
+        let below = if depth == 0 { 0 } else { deep(depth - 1) };
+        crate::yield_now();
+        assert!(black_box(&frame).iter().all(|&w| w == depth));
+        below + frame[79]
+    }
+
+    #[test]
+    fn stacks_grow_into_the_region_and_back() {
+        if !stacks_grow() {
+            return; // a module without cargo-gosched's check: whole regions
+        }
+        let sum = crate::run(|| {
+            let handles: Vec<_> = (0..50u64)
+                .map(|i| {
+                    crate::go(move || {
+                        // Small frames on the first segment, switching more
+                        // often than the scratch buffer is used for.
+                        let mine = black_box([i; 4]);
+                        for _ in 0..2 * DIRECT_AFTER {
+                            crate::yield_now();
+                        }
+                        let grown = deep(3);
+                        // Back on the first segment, the stack grows again.
+                        for _ in 0..2 {
+                            crate::yield_now();
+                        }
+                        assert_eq!(black_box(mine), [i; 4]);
+                        grown + deep(2) + mine[0]
+                    })
+                })
+                .collect();
+            assert_ne!(
+                segments().0,
+                (0, 0),
+                "stacks grow, but main has no first segment"
+            );
+            handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        });
+        assert_eq!(sum, 50 * (6 + 3) + (0..50).sum::<u64>());
     }
 }
