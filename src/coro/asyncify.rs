@@ -244,6 +244,47 @@ extern "C" fn gosched_uninstrumented_frame() -> ! {
 }
 
 impl Ctx {
+    /// The context of a coroutine on `stack` whose [`entry`] (a function
+    /// table index) runs `body`. Out of line: the scheduler's loop, which
+    /// starts goroutines, runs faster without it.
+    #[inline(never)]
+    fn new(stack: &Stack, who: Identity<'_>, entry: u32, body: Box<dyn FnOnce()>) -> Box<Ctx> {
+        let first = stack.first_segment().unwrap_or((0, 0));
+        let region = (stack.bottom(), stack.top());
+        let region_limit = (region.0 + RED_ZONE) as u32;
+        let region_span = region.1 as u32 - region_limit;
+        let scratch = stack.scratch();
+        let lazy = first.1 != 0;
+        Box::new(Ctx {
+            switch: Switch {
+                entry,
+                sp: if lazy { first.1 } else { region.1 } as u32,
+                state: RUNNING,
+                data_cur: 0,
+                data_end: 0,
+            },
+            bottom: region.0,
+            top: region.1,
+            first,
+            segments: Segments {
+                first_limit: first.0 as u32,
+                first_span: (first.1 - first.0) as u32,
+                region_limit,
+                region_span,
+            },
+            bounds: match lazy {
+                true => (first.0 as u32, (first.1 - first.0) as u32),
+                false => (region_limit, region_span),
+            },
+            buffer: (scratch as u32, (scratch + region.1 - region.0) as u32),
+            suspends: 0,
+            id: who.id,
+            name: who.name.map(|n| (n.as_ptr(), n.len())),
+            stack_size: stack.size(),
+            body: Some(body),
+        })
+    }
+
     /// Whether `sp` lies on the first segment (never, if there is none).
     #[inline]
     fn on_first(&self, sp: usize) -> bool {
@@ -331,43 +372,8 @@ impl Coroutine {
         body: F,
     ) -> Coroutine {
         let entry: extern "C" fn(*mut Switch) = entry::<F>;
-        let first = stack.first_segment().unwrap_or((0, 0));
-        let region_limit = (stack.bottom() + RED_ZONE) as u32;
-        let region = (stack.bottom(), stack.top());
-        let scratch = match first.1 {
-            0 => None,
-            _ => wasm_stack::scratch(region.1 - region.0),
-        };
-        let scratch = scratch.unwrap_or(region.0);
-        let ctx = Box::new(Ctx {
-            switch: Switch {
-                // On wasm a function pointer is its index in the function table.
-                entry: entry as usize as u32,
-                sp: if first.1 != 0 { first.1 } else { stack.top() } as u32,
-                state: RUNNING,
-                data_cur: 0,
-                data_end: 0,
-            },
-            bottom: stack.bottom(),
-            top: stack.top(),
-            first,
-            segments: Segments {
-                first_limit: first.0 as u32,
-                first_span: (first.1 - first.0) as u32,
-                region_limit,
-                region_span: stack.top() as u32 - region_limit,
-            },
-            bounds: match first.1 {
-                0 => (region_limit, stack.top() as u32 - region_limit),
-                _ => (first.0 as u32, (first.1 - first.0) as u32),
-            },
-            buffer: (scratch as u32, (scratch + region.1 - region.0) as u32),
-            suspends: 0,
-            id: who.id,
-            name: who.name.map(|n| (n.as_ptr(), n.len())),
-            stack_size: stack.size(),
-            body: Some(Box::new(body)),
-        });
+        // On wasm a function pointer is its index in the function table.
+        let ctx = Ctx::new(&stack, who, entry as usize as u32, Box::new(body));
         Coroutine { ctx, stack }
     }
 

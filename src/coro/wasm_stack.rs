@@ -107,6 +107,9 @@ pub(crate) struct Stack {
     /// pages stay untouched until a frame needs them, and the stack check
     /// bounds every frame there), else below the region.
     canary: NonNull<u8>,
+    /// Where Asyncify unwinds the goroutine while it is on its first
+    /// segment ([`scratch`]); the region's bottom if there is none.
+    scratch: usize,
 }
 
 impl Stack {
@@ -128,7 +131,17 @@ impl Stack {
             true => carve_first_segment().ok_or_else(out_of_memory)?,
             false => ptr,
         };
-        let stack = Stack { ptr, size, canary };
+        let bottom = ptr.as_ptr() as usize + CANARY_BYTES;
+        let scratch = match lazy {
+            true => scratch(RED_ZONE + size).unwrap_or(bottom),
+            false => bottom,
+        };
+        let stack = Stack {
+            ptr,
+            size,
+            canary,
+            scratch,
+        };
         stack.write_canary();
         Ok(stack)
     }
@@ -145,6 +158,14 @@ impl Stack {
     /// The usable size this stack was requested with: its pool bucket.
     pub(crate) fn size(&self) -> usize {
         self.size
+    }
+
+    /// Where Asyncify unwinds the goroutine while it is on its first segment:
+    /// a buffer as large as the region, shared with other stacks (the
+    /// region's bottom if there is no first segment, or no scratch buffer).
+    #[cfg(not(gosched_stack_switching))]
+    pub(crate) fn scratch(&self) -> usize {
+        self.scratch
     }
 
     /// Lowest address the stack or Asyncify buffer may use (above the canary).
@@ -236,7 +257,6 @@ thread_local! {
     /// The free end of the block first segments are carved from: `(next, end)`.
     static FIRST_SEGMENTS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
     /// Where Asyncify unwinds a goroutine on its first segment: `(start, len)`.
-    #[cfg(not(gosched_stack_switching))]
     static SCRATCH: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
@@ -256,8 +276,7 @@ fn carve_first_segment() -> Option<NonNull<u8>> {
 /// unwind a goroutine on its first segment into, before its saved frames are
 /// copied out (src/coro/asyncify.rs): shared by all goroutines, so its pages
 /// are touched once. `None` if linear memory is out.
-#[cfg(not(gosched_stack_switching))]
-pub(crate) fn scratch(len: usize) -> Option<usize> {
+fn scratch(len: usize) -> Option<usize> {
     let (start, have) = SCRATCH.get();
     if have >= len {
         return Some(start);
