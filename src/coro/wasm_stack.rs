@@ -163,7 +163,8 @@ impl Stack {
     /// Where Asyncify unwinds the goroutine while it is on its first segment:
     /// a buffer as large as the region, shared with other stacks (the
     /// region's bottom if there is no first segment, or no scratch buffer).
-    #[cfg(not(gosched_stack_switching))]
+    /// The stack-switching backend has no first segments.
+    #[cfg_attr(gosched_stack_switching, allow(dead_code))]
     pub(crate) fn scratch(&self) -> usize {
         self.scratch
     }
