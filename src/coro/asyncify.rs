@@ -161,7 +161,7 @@ struct Ctx {
     /// stack does not grow lazily.
     first: (usize, usize),
     /// The stack check's bounds of both segments, and those it starts with
-    /// (`limit`, `span`) at each resume.
+    /// (`limit`, `span`) at each resume: the segment's it suspended on.
     segments: Segments,
     bounds: (u32, u32),
     /// Where a suspend unwinds (`data_cur`, `data_end`): on a stack that
@@ -301,18 +301,27 @@ impl Ctx {
     #[inline]
     fn keep_unwound_frames(&mut self) -> bool {
         // The common case once the goroutine unwinds straight into its
-        // region: it suspended on its first segment, the region is empty.
+        // region: it suspended on its first segment, the region is empty,
+        // and it resumes with the first segment's bounds.
         (self.buffer.0 == self.segments.region_limit - RED_ZONE as u32
-            && self.on_first(self.switch.sp as usize))
+            && self.on_first(self.switch.sp as usize)
+            && self.bounds.0 == self.segments.first_limit)
             || self.check_unwound_frames()
     }
 
     /// The rest of [`Ctx::keep_unwound_frames`], which also counts the
-    /// suspends that went through the scratch buffer.
+    /// suspends that went through the scratch buffer, and sets the bounds
+    /// the goroutine resumes with to those of the segment it is on (the
+    /// check would switch them at its first frame, at every resume).
     #[inline(never)]
     fn check_unwound_frames(&mut self) -> bool {
         let sp = self.switch.sp as usize;
         let on_first = self.on_first(sp);
+        let s = &self.segments;
+        self.bounds = match on_first {
+            true => (s.first_limit, s.first_span),
+            false => (s.region_limit, s.region_span),
+        };
         if !on_first && sp < self.bottom + RED_ZONE {
             return false;
         }
@@ -380,11 +389,9 @@ impl Coroutine {
     /// Runs the coroutine until it suspends or returns.
     #[inline]
     pub(crate) fn resume(&mut self) -> Resumed {
-        // The stack check's bounds: the first segment's if there is one
-        // (a goroutine whose stack pointer is on the region gets the
-        // region's from the check, at its first frame), else the region's:
-        // from the red zone up to the top. Nothing between here and the
-        // switch moves the stack pointer.
+        // The stack check's bounds: those of the segment the goroutine's
+        // stack pointer is on (the region's: from the red zone up to the
+        // top). Nothing between here and the switch moves the stack pointer.
         let segments = &self.ctx.segments;
         let (limit, span) = self.ctx.bounds;
         let segments: *const Segments = segments;
