@@ -84,10 +84,11 @@ struct Switch {
 /// stack check adds before every write of the stack pointer: `sp - limit >
 /// span` (unsigned) leaves the running segment. `limit` 0 and `span`
 /// `u32::MAX` (the initial values) check nothing: the thread's own stack.
-/// The check then compares with both `segments` of a stack that grows lazily
-/// and moves the frame, switches the running bounds, or reports an overflow. cargo-gosched finds the record
-/// in the data segment by its magic words and these initial values, and sets
-/// `grows` to 1; `handler` keeps [`gosched_stack_overflow`] linked in.
+/// The check then compares with both `segments` of a stack that grows
+/// lazily and moves the frame, switches the running bounds, or reports an
+/// overflow. cargo-gosched finds the record in the data segment by its magic
+/// words and these initial values, and sets `grows` to 1; `handler` keeps
+/// [`gosched_stack_overflow`] linked in.
 ///
 /// A `static mut` written by plain assignments: between setting the bounds
 /// and the switch no function may run (in a debug build even an atomic store
@@ -392,9 +393,8 @@ impl Coroutine {
         // The stack check's bounds: those of the segment the goroutine's
         // stack pointer is on (the region's: from the red zone up to the
         // top). Nothing between here and the switch moves the stack pointer.
-        let segments = &self.ctx.segments;
         let (limit, span) = self.ctx.bounds;
-        let segments: *const Segments = segments;
+        let segments: *const Segments = &self.ctx.segments;
         let ctx: *mut Ctx = &mut *self.ctx;
         let switch: *mut Switch = ctx.cast();
         CURRENT.set(ctx);
