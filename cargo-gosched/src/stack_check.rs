@@ -47,7 +47,9 @@
 //! Binaryen's own `--stack-check` pass does step 3 but keeps its bounds in
 //! globals that only the host can set through an export; gosched sets its
 //! bounds from Rust, in memory. A module without the record (gosched without
-//! the check, or not linked in) is left as it is.
+//! the check, or not linked in) is left as it is; so is one built with a
+//! gosched older than first segments, whose record has the old second magic
+//! word (`0x9050_c4ed`) and layout: it runs without the check.
 
 use std::collections::HashSet;
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
