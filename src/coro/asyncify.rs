@@ -14,13 +14,14 @@
 //!    (asm), which saves the scheduler's stack pointer, installs the
 //!    goroutine's, starts a rewind if the goroutine is suspended, and calls
 //!    its [`entry`] through the function table.
-//! 2. The goroutine runs until it calls [`suspend`]. That sets up the
-//!    Asyncify buffer right below its live frames and calls
+//! 2. The goroutine runs until it calls [`suspend`]. That points Asyncify
+//!    at the goroutine's buffer (its region, from the bottom up) and calls
 //!    `gosched_asyncify_suspend` (asm), which starts the unwind: every
 //!    instrumented frame saves itself and returns, back into
 //!    `gosched_asyncify_resume`.
 //! 3. There, the unwind is stopped, the goroutine's stack pointer saved and
-//!    the scheduler's restored.
+//!    the scheduler's restored; [`Coroutine::resume`] checks that the saved
+//!    frames stayed below the live ones.
 //! 4. Resuming it again rewinds: the frames are re-entered down to
 //!    `gosched_asyncify_suspend`, which stops the rewind and returns.
 //!
@@ -32,12 +33,23 @@
 //! wasm has `panic = "abort"`: a coroutine that is dropped unfinished cannot
 //! be unwound, so its frames are abandoned (what they own is leaked).
 //!
-//! Stack overflow: a suspend in the red zone, a written canary or a full
-//! Asyncify buffer is reported by [`Coroutine::resume`]; a frame of any size
+//! Stack overflow: a suspend in the red zone, a written canary, a full
+//! Asyncify buffer or saved frames that reach the live ones are reported by
+//! [`Coroutine::resume`]; a frame of any size
 //! that would move the stack pointer out of the goroutine's stack is caught
 //! where it happens by cargo-gosched's stack check (cargo-gosched/src/
 //! stack_check.rs), which compares every new stack pointer with
 //! [`gosched_stack_bounds`] and calls [`gosched_stack_overflow`].
+//!
+//! Stacks that grow lazily (wasm_stack.rs; only in a module with that check,
+//! which moves a frame that does not fit the first segment to the region):
+//! the bounds record holds both segments, and a goroutine that suspends on
+//! its first segment is unwound into a shared scratch buffer, its saved
+//! frames then copied below its stack pointer (or, if they do not fit, to
+//! its region's bottom), so that it touches no page of its region. After
+//! [`DIRECT_AFTER`] suspends it is unwound straight into its region, as a
+//! goroutine that grew is: a goroutine that switches often pays the copy
+//! only a few times, and one page.
 
 use std::cell::Cell;
 use std::ptr;
@@ -51,10 +63,9 @@ const SUSPENDED: u32 = 1;
 const DONE: u32 = 2;
 /// The last unwind wrote past the end of the Asyncify buffer.
 const BUFFER_OVERFLOW: u32 = 3;
-/// Room left between the Asyncify buffer's end and the address `suspend`
-/// takes for its stack pointer: that address is a local of the (inlined)
-/// caller's frame, whose lowest bytes may lie below it and must survive.
-const FRAME_MARGIN: usize = 512;
+/// Suspends on the first segment unwound through the scratch buffer before a
+/// goroutine is unwound straight into its region.
+const DIRECT_AFTER: u32 = 4;
 
 /// What the assembly reads and writes, at fixed offsets.
 #[repr(C)]
@@ -71,10 +82,13 @@ struct Switch {
 
 /// The running goroutine's stack bounds, read by the code cargo-gosched's
 /// stack check adds before every write of the stack pointer: `sp - limit >
-/// span` (unsigned) is an overflow. `limit` 0 and `span` `u32::MAX` (the
-/// initial values) check nothing: the thread's own stack. cargo-gosched finds
-/// the record in the data segment by its magic words and these initial
-/// values; `handler` keeps [`gosched_stack_overflow`] linked in.
+/// span` (unsigned) leaves the running segment. `limit` 0 and `span`
+/// `u32::MAX` (the initial values) check nothing: the thread's own stack.
+/// The check then compares with both `segments` of a stack that grows
+/// lazily and moves the frame, switches the running bounds, or reports an
+/// overflow. cargo-gosched finds the record in the data segment by its magic
+/// words and these initial values, and sets `grows` to 1; `handler` keeps
+/// [`gosched_stack_overflow`] linked in.
 ///
 /// A `static mut` written by plain assignments: between setting the bounds
 /// and the switch no function may run (in a debug build even an atomic store
@@ -86,17 +100,39 @@ struct StackBounds {
     limit: u32,
     span: u32,
     handler: extern "C" fn() -> !,
+    grows: u32,
+    segments: *const Segments,
+}
+
+/// The running goroutine's segments, as the stack check reads them (the first
+/// segment's are 0, 0 if there is none).
+#[repr(C)]
+struct Segments {
+    first_limit: u32,
+    first_span: u32,
+    region_limit: u32,
+    region_span: u32,
 }
 
 // Exported (`no_mangle`) so that the optimizer keeps every store, and keeps
 // them before the switch: the switch might read it. Never read from Rust.
 #[no_mangle]
 static mut gosched_stack_bounds: StackBounds = StackBounds {
-    magic: [0x5ac4_c4ec, 0x9050_c4ed],
+    magic: [0x5ac4_c4ec, 0x9050_c4ee],
     limit: 0,
     span: u32::MAX,
     handler: gosched_stack_overflow,
+    grows: 0,
+    segments: ptr::null(),
 };
+
+/// Whether the module went through cargo-gosched's stack check, which grows
+/// stacks from their first segment (wasm_stack.rs).
+pub(crate) fn stacks_grow() -> bool {
+    // SAFETY: a plain read of a word that only cargo-gosched (in the module's
+    // data) writes; volatile, because the compiler sees only its initial 0.
+    unsafe { ptr::addr_of!(gosched_stack_bounds.grows).read_volatile() != 0 }
+}
 
 /// Called by cargo-gosched's stack check when a frame would not fit in the
 /// running goroutine's stack (the check is off by then): reports it as every
@@ -120,15 +156,27 @@ struct Ctx {
     switch: Switch,
     /// Lowest usable address of the stack (above the canary).
     bottom: usize,
-    /// Highest address of the stack (where its stack pointer starts).
+    /// Highest address of the stack's region.
     top: usize,
+    /// The first segment's lowest usable address and top; `(0, 0)` if the
+    /// stack does not grow lazily.
+    first: (usize, usize),
+    /// The stack check's bounds of both segments, and those it starts with
+    /// (`limit`, `span`) at each resume: the segment's it suspended on.
+    segments: Segments,
+    bounds: (u32, u32),
+    /// Where a suspend unwinds (`data_cur`, `data_end`): on a stack that
+    /// grows lazily, the scratch buffer for the first [`DIRECT_AFTER`], then
+    /// the region, from its bottom up (the resume checks that the frames
+    /// saved stayed below the stack pointer).
+    buffer: (u32, u32),
+    /// Suspends unwound through the scratch buffer so far.
+    suspends: u32,
     /// For overflow reports: the goroutine's id, its name (which lives in the
     /// goroutine record, which outlives the coroutine) and its stack size.
     id: u64,
     name: Option<(*const u8, usize)>,
     stack_size: usize,
-    /// Set by a suspend whose stack pointer was in the red zone.
-    overflowed: bool,
     /// A `Box<F>` for `entry::<F>`, until it starts (`dyn` for the drop in
     /// `into_stack` if it never does).
     body: Option<Box<dyn FnOnce()>>,
@@ -197,6 +245,114 @@ extern "C" fn gosched_uninstrumented_frame() -> ! {
 }
 
 impl Ctx {
+    /// The context of a coroutine on `stack` whose [`entry`] (a function
+    /// table index) runs `body`. Out of line: the scheduler's loop, which
+    /// starts goroutines, runs faster without it.
+    #[inline(never)]
+    fn new(stack: &Stack, who: Identity<'_>, entry: u32, body: Box<dyn FnOnce()>) -> Box<Ctx> {
+        let first = stack.first_segment().unwrap_or((0, 0));
+        let region = (stack.bottom(), stack.top());
+        let region_limit = (region.0 + RED_ZONE) as u32;
+        let region_span = region.1 as u32 - region_limit;
+        let scratch = stack.scratch();
+        let lazy = first.1 != 0;
+        Box::new(Ctx {
+            switch: Switch {
+                entry,
+                sp: if lazy { first.1 } else { region.1 } as u32,
+                state: RUNNING,
+                data_cur: 0,
+                data_end: 0,
+            },
+            bottom: region.0,
+            top: region.1,
+            first,
+            segments: Segments {
+                first_limit: first.0 as u32,
+                first_span: (first.1 - first.0) as u32,
+                region_limit,
+                region_span,
+            },
+            bounds: match lazy {
+                true => (first.0 as u32, (first.1 - first.0) as u32),
+                false => (region_limit, region_span),
+            },
+            buffer: (scratch as u32, (scratch + region.1 - region.0) as u32),
+            suspends: 0,
+            id: who.id,
+            name: who.name.map(|n| (n.as_ptr(), n.len())),
+            stack_size: stack.size(),
+            body: Some(body),
+        })
+    }
+
+    /// Whether `sp` lies on the first segment (never, if there is none).
+    #[inline]
+    fn on_first(&self, sp: usize) -> bool {
+        (sp as u32).wrapping_sub(self.segments.first_limit) <= self.segments.first_span
+    }
+
+    /// After an unwind: whether the goroutine's stack held, its saved frames
+    /// kept where the rewind will read them. A stack pointer in the region's
+    /// red zone, or saved frames that reach the live ones, are an overflow.
+    /// Frames saved in the scratch buffer move to the free part of the first
+    /// segment, below the stack pointer, or if they do not fit to the bottom
+    /// of the region, below its live frames if it has any: Asyncify's saved
+    /// frames do not depend on where they lie.
+    #[inline]
+    fn keep_unwound_frames(&mut self) -> bool {
+        // The common case once the goroutine unwinds straight into its
+        // region: it suspended on its first segment, the region is empty,
+        // and it resumes with the first segment's bounds.
+        (self.buffer.0 == self.segments.region_limit - RED_ZONE as u32
+            && self.on_first(self.switch.sp as usize)
+            && self.bounds.0 == self.segments.first_limit)
+            || self.check_unwound_frames()
+    }
+
+    /// The rest of [`Ctx::keep_unwound_frames`], which also counts the
+    /// suspends that went through the scratch buffer, and sets the bounds
+    /// the goroutine resumes with to those of the segment it is on (the
+    /// check would switch them at its first frame, at every resume).
+    #[inline(never)]
+    fn check_unwound_frames(&mut self) -> bool {
+        let sp = self.switch.sp as usize;
+        let on_first = self.on_first(sp);
+        let s = &self.segments;
+        self.bounds = match on_first {
+            true => (s.first_limit, s.first_span),
+            false => (s.region_limit, s.region_span),
+        };
+        if !on_first && sp < self.bottom + RED_ZONE {
+            return false;
+        }
+        let start = self.buffer.0 as usize;
+        if start == self.bottom {
+            return on_first || self.switch.data_cur as usize <= sp;
+        }
+        self.suspends += 1;
+        if self.suspends == DIRECT_AFTER {
+            self.buffer = (self.bottom as u32, self.top as u32);
+        }
+        let len = self.switch.data_cur as usize - start;
+        let (first, region) = (self.first.0, self.bottom);
+        let to = match on_first {
+            true if len <= sp - first => first,
+            true => region,
+            false if len <= sp - region => region,
+            false => return false,
+        };
+        // SAFETY: `len` bytes the unwind just wrote to the scratch buffer
+        // (the asm checked that it stayed inside), copied to memory of this
+        // goroutine's stack that no live frame uses: below its stack pointer,
+        // or the region (empty while the stack pointer is on the first
+        // segment), which is as large as the buffer.
+        unsafe { ptr::copy_nonoverlapping(start as *const u8, to as *mut u8, len) };
+        self.switch.data_cur = (to + len) as u32;
+        self.switch.data_end = self.switch.data_cur;
+        true
+    }
+
     #[cold]
     fn report_overflow_and_abort(&self) -> ! {
         let name = self.name.map(|(ptr, len)| {
@@ -226,33 +382,19 @@ impl Coroutine {
         body: F,
     ) -> Coroutine {
         let entry: extern "C" fn(*mut Switch) = entry::<F>;
-        let ctx = Box::new(Ctx {
-            switch: Switch {
-                // On wasm a function pointer is its index in the function table.
-                entry: entry as usize as u32,
-                sp: stack.top() as u32,
-                state: RUNNING,
-                data_cur: 0,
-                data_end: 0,
-            },
-            bottom: stack.bottom(),
-            top: stack.top(),
-            id: who.id,
-            name: who.name.map(|n| (n.as_ptr(), n.len())),
-            stack_size: stack.size(),
-            overflowed: false,
-            body: Some(Box::new(body)),
-        });
+        // On wasm a function pointer is its index in the function table.
+        let ctx = Ctx::new(&stack, who, entry as usize as u32, Box::new(body));
         Coroutine { ctx, stack }
     }
 
     /// Runs the coroutine until it suspends or returns.
     #[inline]
     pub(crate) fn resume(&mut self) -> Resumed {
-        // The stack check's bounds: from the red zone up to the top. Nothing
-        // between here and the switch moves the stack pointer.
-        let limit = (self.ctx.bottom + RED_ZONE) as u32;
-        let span = self.ctx.top as u32 - limit;
+        // The stack check's bounds: those of the segment the goroutine's
+        // stack pointer is on (the region's: from the red zone up to the
+        // top). Nothing between here and the switch moves the stack pointer.
+        let (limit, span) = self.ctx.bounds;
+        let segments: *const Segments = &self.ctx.segments;
         let ctx: *mut Ctx = &mut *self.ctx;
         let switch: *mut Switch = ctx.cast();
         CURRENT.set(ctx);
@@ -265,13 +407,18 @@ impl Coroutine {
         unsafe {
             gosched_stack_bounds.limit = limit;
             gosched_stack_bounds.span = span;
+            gosched_stack_bounds.segments = segments;
             gosched_asyncify_resume(switch);
             gosched_stack_bounds.limit = 0;
             gosched_stack_bounds.span = u32::MAX;
         }
         CURRENT.set(ptr::null_mut());
         let state = self.ctx.switch.state;
-        if self.ctx.overflowed || state == BUFFER_OVERFLOW || !self.stack.canary_intact() {
+        let held = match state {
+            SUSPENDED => self.ctx.keep_unwound_frames(),
+            _ => state != BUFFER_OVERFLOW,
+        };
+        if !held || !self.stack.canary_intact() {
             self.ctx.report_overflow_and_abort();
         }
         debug_assert!(state == SUSPENDED || state == DONE);
@@ -314,19 +461,79 @@ pub(crate) fn in_coroutine() -> bool {
 pub(crate) fn suspend() {
     let ctx = CURRENT.get();
     assert!(!ctx.is_null(), "gosched: cannot block outside a goroutine");
-    let marker = 0u8;
-    let sp = std::hint::black_box(&marker) as *const u8 as usize;
     // SAFETY: CURRENT is the context of the coroutine running on this stack
     // (set by `resume` around the switch into it), boxed and alive.
     unsafe {
-        if (*ctx).switch.state == RUNNING {
-            let bottom = (*ctx).bottom;
-            // Nearly out of stack: unwind into what is left (the resumer
-            // reports the overflow), never into memory below the stack.
-            (*ctx).overflowed = sp < bottom + RED_ZONE;
-            (*ctx).switch.data_cur = bottom as u32;
-            (*ctx).switch.data_end = (sp & !15).saturating_sub(FRAME_MARGIN).max(bottom) as u32;
+        let c = &mut *ctx;
+        if c.switch.state == RUNNING {
+            (c.switch.data_cur, c.switch.data_end) = c.buffer;
         }
         gosched_asyncify_suspend(ctx.cast());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hint::black_box;
+
+    /// The running goroutine's first segment and region.
+    fn segments() -> ((usize, usize), (usize, usize)) {
+        let ctx = CURRENT.get();
+        assert!(!ctx.is_null());
+        // SAFETY: the running coroutine's live context.
+        unsafe { ((*ctx).first, ((*ctx).bottom, (*ctx).top)) }
+    }
+
+    /// A frame larger than a first segment, switching at every level: it
+    /// must lie in the region, and keep its contents across the switches.
+    fn deep(depth: u64) -> u64 {
+        let frame = black_box([depth; 80]);
+        let (_, region) = segments();
+        let at = black_box(&frame) as *const _ as usize;
+        assert!(
+            region.0 < at && at < region.1,
+            "a 640-byte frame outside the region"
+        );
+        crate::yield_now();
+        let below = if depth == 0 { 0 } else { deep(depth - 1) };
+        crate::yield_now();
+        assert!(black_box(&frame).iter().all(|&w| w == depth));
+        below + frame[79]
+    }
+
+    #[test]
+    fn stacks_grow_into_the_region_and_back() {
+        if !stacks_grow() {
+            return; // a module without cargo-gosched's check: whole regions
+        }
+        let sum = crate::run(|| {
+            let handles: Vec<_> = (0..50u64)
+                .map(|i| {
+                    crate::go(move || {
+                        // Small frames on the first segment, switching more
+                        // often than the scratch buffer is used for.
+                        let mine = black_box([i; 4]);
+                        for _ in 0..2 * DIRECT_AFTER {
+                            crate::yield_now();
+                        }
+                        let grown = deep(3);
+                        // Back on the first segment, the stack grows again.
+                        for _ in 0..2 {
+                            crate::yield_now();
+                        }
+                        assert_eq!(black_box(mine), [i; 4]);
+                        grown + deep(2) + mine[0]
+                    })
+                })
+                .collect();
+            assert_ne!(
+                segments().0,
+                (0, 0),
+                "stacks grow, but main has no first segment"
+            );
+            handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        });
+        assert_eq!(sum, 50 * (6 + 3) + (0..50).sum::<u64>());
     }
 }

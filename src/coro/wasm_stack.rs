@@ -18,6 +18,22 @@
 //! The Asyncify buffer and the shadow stack share the space: when a goroutine
 //! suspends, its buffer may use everything below its live frames.
 //! Both [`StackKind`]s get this layout; there is nothing to guard with.
+//!
+//! Under Asyncify, in a module with cargo-gosched's stack check, a stack
+//! grows lazily instead: its goroutine starts on a first segment of
+//! [`FIRST_SEGMENT`] bytes, carved densely (eight to a page), and cargo-
+//! gosched's check puts a frame that does not fit there at the top of the
+//! region above, which nothing touches until then (no canary is written in
+//! it). A goroutine that parks with a few frames then holds an eighth of a
+//! page instead of a page of its own (docs/wasm.md, "B6's first run").
+//!
+//! ```text
+//!  low  +--------------------+ <- first segment
+//!       | canary (16 B)      |
+//!       | red zone (128 B)   |  LLVM's leaf functions write below the SP
+//!       | <- shadow stack    |
+//!  high +--------------------+ <- first segment + FIRST_SEGMENT
+//! ```
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Write as _};
@@ -31,6 +47,14 @@ const CANARY_BYTES: usize = 16;
 pub(crate) const RED_ZONE: usize = 4096;
 /// Stack sizes are rounded to this granularity (a pool bucket each).
 const GRANULE: usize = 4096;
+/// Bytes of a first segment, canary included.
+pub(crate) const FIRST_SEGMENT: usize = 512;
+/// The first segment's red zone: LLVM lets a leaf function with a frame of
+/// up to 128 bytes use the memory below the stack pointer without moving it.
+#[cfg(not(gosched_stack_switching))]
+const LEAF_RED_ZONE: usize = 128;
+/// First segments are carved this many bytes at a time.
+const FIRST_SEGMENT_BLOCK: usize = 64 * 1024;
 
 /// Says that goroutine `id` (named `name`) overflowed its stack of
 /// `stack_size` bytes, as natively, and aborts. Shared by both wasm backends.
@@ -74,15 +98,23 @@ impl StackKind {
     pub(crate) const DEFAULT: StackKind = StackKind::Checked;
 }
 
-/// One goroutine stack of `size` usable bytes (plus canary and red zone).
+/// One goroutine stack of `size` usable bytes (plus canary and red zone),
+/// with its first segment if it grows lazily.
 pub(crate) struct Stack {
     ptr: NonNull<u8>,
     size: usize,
+    /// The canary: below the first segment if there is one (the region's
+    /// pages stay untouched until a frame needs them, and the stack check
+    /// bounds every frame there), else below the region.
+    canary: NonNull<u8>,
+    /// Where Asyncify unwinds the goroutine while it is on its first
+    /// segment ([`scratch`]); the region's bottom if there is none.
+    scratch: usize,
 }
 
 impl Stack {
-    fn new(size: usize) -> io::Result<Stack> {
-        let ptr = carve(size + CANARY_BYTES + RED_ZONE).ok_or_else(|| {
+    fn new(size: usize, lazy: bool) -> io::Result<Stack> {
+        let out_of_memory = || {
             io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 format!(
@@ -93,15 +125,48 @@ impl Stack {
                     size / 1024
                 ),
             )
-        })?;
-        let stack = Stack { ptr, size };
+        };
+        let ptr = carve(size + CANARY_BYTES + RED_ZONE).ok_or_else(out_of_memory)?;
+        let canary = match lazy {
+            true => carve_first_segment().ok_or_else(out_of_memory)?,
+            false => ptr,
+        };
+        let bottom = ptr.as_ptr() as usize + CANARY_BYTES;
+        let scratch = match lazy {
+            true => scratch(RED_ZONE + size).unwrap_or(bottom),
+            false => bottom,
+        };
+        let stack = Stack {
+            ptr,
+            size,
+            canary,
+            scratch,
+        };
         stack.write_canary();
         Ok(stack)
+    }
+
+    /// The first segment's bounds, if the stack grows lazily: its lowest
+    /// usable address (above canary and red zone) and its top. Below the
+    /// lowest lies its red zone, then the canary.
+    #[cfg(not(gosched_stack_switching))]
+    pub(crate) fn first_segment(&self) -> Option<(usize, usize)> {
+        let p = self.canary.as_ptr() as usize;
+        (self.canary != self.ptr).then_some((p + CANARY_BYTES + LEAF_RED_ZONE, p + FIRST_SEGMENT))
     }
 
     /// The usable size this stack was requested with: its pool bucket.
     pub(crate) fn size(&self) -> usize {
         self.size
+    }
+
+    /// Where Asyncify unwinds the goroutine while it is on its first segment:
+    /// a buffer as large as the region, shared with other stacks (the
+    /// region's bottom if there is no first segment, or no scratch buffer).
+    /// The stack-switching backend has no first segments.
+    #[cfg_attr(gosched_stack_switching, allow(dead_code))]
+    pub(crate) fn scratch(&self) -> usize {
+        self.scratch
     }
 
     /// Lowest address the stack or Asyncify buffer may use (above the canary).
@@ -115,13 +180,14 @@ impl Stack {
     }
 
     fn canary(&self) -> *mut u32 {
-        self.ptr.as_ptr().cast()
+        self.canary.as_ptr().cast()
     }
 
     fn write_canary(&self) {
         for (i, word) in CANARY.iter().enumerate() {
-            // SAFETY: the first 16 bytes of the stack's region, which it owns
-            // (carved once, never handed out again) and which is 16-aligned.
+            // SAFETY: the first 16 bytes of the stack's region or first
+            // segment, which it owns (carved once, never handed out again)
+            // and which are 16-aligned.
             unsafe { self.canary().add(i).write_volatile(*word) };
         }
     }
@@ -188,6 +254,41 @@ fn carve(bytes: usize) -> Option<NonNull<u8>> {
     NonNull::new(next as *mut u8)
 }
 
+thread_local! {
+    /// The free end of the block first segments are carved from: `(next, end)`.
+    static FIRST_SEGMENTS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// Where Asyncify unwinds a goroutine on its first segment: `(start, len)`.
+    static SCRATCH: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// Carves a first segment: contiguous with the previous one, so that eight
+/// share a page.
+fn carve_first_segment() -> Option<NonNull<u8>> {
+    let (mut next, mut end) = FIRST_SEGMENTS.get();
+    if next == end {
+        next = carve(FIRST_SEGMENT_BLOCK)?.as_ptr() as usize;
+        end = next + FIRST_SEGMENT_BLOCK;
+    }
+    FIRST_SEGMENTS.set((next + FIRST_SEGMENT, end));
+    NonNull::new(next as *mut u8)
+}
+
+/// A buffer of at least `len` bytes (a multiple of 16) for Asyncify to
+/// unwind a goroutine on its first segment into, before its saved frames are
+/// copied out (src/coro/asyncify.rs): shared by all goroutines, so its pages
+/// are touched once. `None` if linear memory is out.
+fn scratch(len: usize) -> Option<usize> {
+    let (start, have) = SCRATCH.get();
+    if have >= len {
+        return Some(start);
+    }
+    // Rare (a goroutine with a larger stack than all before): the old one
+    // is left unused.
+    let start = carve(len)?.as_ptr() as usize;
+    SCRATCH.set((start, len));
+    Some(start)
+}
+
 /// Grows linear memory by `pages` for stacks, unless that would leave the
 /// allocator less than [`HEAP_RESERVE_PAGES`]; returns where they start.
 fn grow_for_stacks(pages: usize) -> Option<(usize, usize)> {
@@ -201,6 +302,16 @@ fn grow_for_stacks(pages: usize) -> Option<(usize, usize)> {
     }
 }
 
+/// Whether stacks grow lazily: under Asyncify, in a module that went through
+/// cargo-gosched's stack check (which moves frames to the region).
+#[cfg(not(gosched_stack_switching))]
+use super::asyncify::stacks_grow as lazy_stacks;
+/// The stack-switching backend has no stack check.
+#[cfg(gosched_stack_switching)]
+fn lazy_stacks() -> bool {
+    false
+}
+
 /// Takes a stack of `size` usable bytes (already rounded) from the pool.
 pub(crate) fn acquire(size: usize, _kind: StackKind) -> io::Result<Stack> {
     let pooled = POOL.with(|pool| {
@@ -211,7 +322,7 @@ pub(crate) fn acquire(size: usize, _kind: StackKind) -> io::Result<Stack> {
     });
     match pooled {
         Some(stack) => Ok(stack),
-        None => Stack::new(size),
+        None => Stack::new(size, lazy_stacks()),
     }
 }
 
