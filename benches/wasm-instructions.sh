@@ -22,10 +22,11 @@ set -euo pipefail
 module="$1" bench="$2" top="${3:-15}"
 here="$(cd "$(dirname "$0")" && pwd)"
 case "$bench" in
+B1 | B1b) ops=$((2 * 100000)) ;;
 B2 | B7 | B4 | B4b) ops=$((2 * 1000000)) ;;
 B5) ops=$((2 * 2000000)) ;;
 B3) ops=$((2 * 10000000)) ;;
-*) echo "wasm-instructions: $bench: one of B2 B3 B4 B4b B5 B7" >&2 && exit 2 ;;
+*) echo "wasm-instructions: $bench: one of B1 B1b B2 B3 B4 B4b B5 B7" >&2 && exit 2 ;;
 esac
 wasmtime="${WASMTIME:-$(command -v wasmtime)}"
 if head -c2 "$wasmtime" | grep -q '#!'; then
