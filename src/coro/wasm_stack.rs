@@ -51,6 +51,7 @@ const GRANULE: usize = 4096;
 pub(crate) const FIRST_SEGMENT: usize = 512;
 /// The first segment's red zone: LLVM lets a leaf function with a frame of
 /// up to 128 bytes use the memory below the stack pointer without moving it.
+#[cfg(not(gosched_stack_switching))]
 const LEAF_RED_ZONE: usize = 128;
 /// First segments are carved this many bytes at a time.
 const FIRST_SEGMENT_BLOCK: usize = 64 * 1024;
@@ -97,28 +98,11 @@ impl StackKind {
     pub(crate) const DEFAULT: StackKind = StackKind::Checked;
 }
 
-/// The stack check's bounds of a goroutine's two segments (`limit`, `span`:
-/// `sp - limit > span`, unsigned, leaves the segment), as it reads them
-/// (src/coro/asyncify.rs, `gosched_stack_bounds`); the first segment's are
-/// 0, 0 if there is none.
-#[repr(C)]
-#[cfg_attr(gosched_stack_switching, allow(dead_code))]
-pub(crate) struct Segments {
-    pub(crate) first_limit: u32,
-    pub(crate) first_span: u32,
-    pub(crate) region_limit: u32,
-    pub(crate) region_span: u32,
-}
-
 /// One goroutine stack of `size` usable bytes (plus canary and red zone),
-/// with its first segment if it grows lazily. Its bounds are worked out once,
-/// when it is carved, and go with it through the pool: a goroutine's context
-/// holds its stack, and starting a goroutine copies them rather than
-/// computing them again.
+/// with its first segment if it grows lazily.
 pub(crate) struct Stack {
-    /// The region's and the first segment's bounds; the region's limit is
-    /// its bottom plus the red zone, its span the usable size.
-    segments: Segments,
+    ptr: NonNull<u8>,
+    size: usize,
     /// The canary: below the first segment if there is one (the region's
     /// pages stay untouched until a frame needs them, and the stack check
     /// bounds every frame there), else below the region.
@@ -143,23 +127,18 @@ impl Stack {
             )
         };
         let ptr = carve(size + CANARY_BYTES + RED_ZONE).ok_or_else(out_of_memory)?;
+        let canary = match lazy {
+            true => carve_first_segment().ok_or_else(out_of_memory)?,
+            false => ptr,
+        };
         let bottom = ptr.as_ptr() as usize + CANARY_BYTES;
-        let (canary, first, scratch) = match lazy {
-            true => {
-                let canary = carve_first_segment().ok_or_else(out_of_memory)?;
-                let at = canary.as_ptr() as usize;
-                let first = (at + CANARY_BYTES + LEAF_RED_ZONE, at + FIRST_SEGMENT);
-                (canary, first, scratch(RED_ZONE + size).unwrap_or(bottom))
-            }
-            false => (ptr, (0, 0), bottom),
+        let scratch = match lazy {
+            true => scratch(RED_ZONE + size).unwrap_or(bottom),
+            false => bottom,
         };
         let stack = Stack {
-            segments: Segments {
-                first_limit: first.0 as u32,
-                first_span: (first.1 - first.0) as u32,
-                region_limit: (bottom + RED_ZONE) as u32,
-                region_span: size as u32,
-            },
+            ptr,
+            size,
             canary,
             scratch,
         };
@@ -167,18 +146,18 @@ impl Stack {
         Ok(stack)
     }
 
-    /// The bounds of the first segment (lowest usable address, above canary
-    /// and red zone, and its span; 0, 0 if the stack does not grow lazily)
-    /// and of the region (its bottom plus the red zone, and the usable size).
-    /// Below the first segment's lowest lies its red zone, then the canary.
-    #[cfg_attr(gosched_stack_switching, allow(dead_code))]
-    pub(crate) fn segments(&self) -> &Segments {
-        &self.segments
+    /// The first segment's bounds, if the stack grows lazily: its lowest
+    /// usable address (above canary and red zone) and its top. Below the
+    /// lowest lies its red zone, then the canary.
+    #[cfg(not(gosched_stack_switching))]
+    pub(crate) fn first_segment(&self) -> Option<(usize, usize)> {
+        let p = self.canary.as_ptr() as usize;
+        (self.canary != self.ptr).then_some((p + CANARY_BYTES + LEAF_RED_ZONE, p + FIRST_SEGMENT))
     }
 
     /// The usable size this stack was requested with: its pool bucket.
     pub(crate) fn size(&self) -> usize {
-        self.segments.region_span as usize
+        self.size
     }
 
     /// Where Asyncify unwinds the goroutine while it is on its first segment:
@@ -192,12 +171,12 @@ impl Stack {
 
     /// Lowest address the stack or Asyncify buffer may use (above the canary).
     pub(crate) fn bottom(&self) -> usize {
-        self.segments.region_limit as usize - RED_ZONE
+        self.ptr.as_ptr() as usize + CANARY_BYTES
     }
 
     /// One past the highest address; the shadow stack starts here.
     pub(crate) fn top(&self) -> usize {
-        (self.segments.region_limit + self.segments.region_span) as usize
+        self.bottom() + RED_ZONE + self.size
     }
 
     fn canary(&self) -> *mut u32 {
@@ -353,9 +332,9 @@ pub(crate) fn release(stack: Stack) {
     stack.write_canary();
     let _ = POOL.try_with(|pool| {
         let mut pool = pool.borrow_mut();
-        match pool.iter_mut().find(|(s, _)| *s == stack.size()) {
+        match pool.iter_mut().find(|(s, _)| *s == stack.size) {
             Some((_, free)) => free.push(stack),
-            None => pool.push((stack.size(), vec![stack])),
+            None => pool.push((stack.size, vec![stack])),
         }
     });
 }
