@@ -22,27 +22,36 @@
 //!    `grow(sp) -> sp`, also added. `grow` compares the old stack pointer
 //!    (the global, not yet written) and the new one with both segments: a
 //!    frame that does not fit the first segment is placed at the top of the
-//!    region instead (same size, same address modulo 64), a stack
-//!    pointer that goes back to the other segment switches the bounds to it,
-//!    and anything else disables the check and calls gosched's
+//!    region instead (same size, same address modulo 64), one that fits the
+//!    segment the old stack pointer is on switches the bounds to it, and
+//!    anything else disables the check and calls gosched's
 //!    `gosched_stack_overflow`, which prints the report and aborts (from the
 //!    region's top if the overflow came from the first segment: that one may
-//!    be too small for the report).
-//! 3. Before every `global.set $__stack_pointer`, call `check`, except in
-//!    gosched's two switch functions (asm/wasm32/switch.S), which move the
-//!    stack pointer between stacks on purpose, and except right after an
-//!    `i32.add`: LLVM's epilogues (`frame base + size`) only give a frame
-//!    back. The prologue keeps the checked value: LLVM's `local.tee $base`
-//!    (or, unoptimized, `local.set $base; local.get $base`) before the
-//!    `global.set` becomes `call check; local.tee $base`, so that a frame
-//!    moved to the region is addressed there.
+//!    be too small for the report). Also add `restore(sp) -> sp`, for a
+//!    stack pointer put back: the bounds become those of the segment it is
+//!    on (an overflow if neither).
+//! 3. Before every `global.set $__stack_pointer` (except in gosched's two
+//!    switch functions, asm/wasm32/switch.S, which move the stack pointer
+//!    between stacks on purpose), by what computed the value:
+//!    - `i32.sub` (or `i32.and`, an over-aligned frame): an allocation; call
+//!      `check`. The prologue keeps the checked value: LLVM's `local.tee
+//!      $base` (or, unoptimized, `local.set $base; local.get $base`) before
+//!      the `global.set` becomes `call check; local.tee $base`, so that a
+//!      frame moved to the region is addressed there.
+//!    - `i32.add`: an epilogue gives a frame back; nothing.
+//!    - anything else (a saved stack pointer): call `restore`.
 //!
 //! A moved frame's epilogue gives back `region top`, not the caller's stack
 //! pointer on the first segment: the caller's frame stays where it is (it
 //! addresses it from its own base), and its callees get frames at the top of
 //! the region, which is empty then, until it returns: its own epilogue goes
-//! back to the first segment, and the next `check` switches the bounds back.
-//! Nothing moves once placed.
+//! back to the first segment with the region's bounds still set. The first
+//! segment lies below the region (src/coro/wasm_stack.rs carves it first),
+//! so the next frame there is below the region's bounds too, and `grow`
+//! switches them back; were it above, a frame from the first segment could
+//! reach into the region, pass the check, and lie across whatever is in
+//! between. For the same reason a frame from the region that reaches the
+//! first segment has overflowed. Nothing moves once placed.
 //!
 //! Binaryen's own `--stack-check` pass does step 3 but keeps its bounds in
 //! globals that only the host can set through an export; gosched sets its
@@ -226,67 +235,110 @@ fn check_function(f: &Facts, grow: u32) -> Function {
     check
 }
 
-/// Step 2: `grow(new) -> sp`; local 1 is the old stack pointer.
-fn grow_function(f: &Facts) -> Function {
-    const NEW: u32 = 0;
-    const OLD: u32 = 1;
-    let address = || Instruction::I32Const(f.limit_address as i32);
-    let mut grow = Function::new([(1, ValType::I32)]);
-    let mut emit = |instructions: &[Instruction]| {
-        for i in instructions {
-            grow.instruction(i);
-        }
-    };
-    // The word at `offset` of the running goroutine's segments.
-    let segment = |offset: u64| {
+/// Code that reads and switches the running goroutine's bounds (step 2's
+/// slow paths): the record's words and the running goroutine's segments.
+struct Bounds {
+    record: i32,
+}
+
+impl Bounds {
+    fn address(&self) -> Instruction<'static> {
+        Instruction::I32Const(self.record)
+    }
+
+    /// The word at `offset` of the running goroutine's segments.
+    fn segment(&self, offset: u64) -> [Instruction<'static>; 3] {
         [
-            address(),
+            self.address(),
             Instruction::I32Load(word(SEGMENTS)),
             Instruction::I32Load(word(offset)),
         ]
-    };
-    // `local` within the bounds at `limit`/`span`: `local - limit <= span`.
-    let within = |local: u32, limit: u64, span: u64| {
+    }
+
+    /// `local` within the bounds at `limit`/`span`: `local - limit <= span`.
+    fn within(&self, local: u32, limit: u64, span: u64) -> Vec<Instruction<'static>> {
         let mut is = vec![Instruction::LocalGet(local)];
-        is.extend(segment(limit));
+        is.extend(self.segment(limit));
         is.push(Instruction::I32Sub);
-        is.extend(segment(span));
+        is.extend(self.segment(span));
         is.push(Instruction::I32LeU);
         is
-    };
-    // The running bounds become those at `limit`/`span`; returns `new`.
-    let switch_to = |limit: u64, span: u64| {
-        let mut is = vec![address()];
-        is.extend(segment(limit));
-        is.extend([Instruction::I32Store(word(0)), address()]);
-        is.extend(segment(span));
+    }
+
+    /// If `local` is within the bounds at `limit`/`span`, they become the
+    /// running bounds and `local` is returned.
+    fn switch_if_within(&self, local: u32, limit: u64, span: u64) -> Vec<Instruction<'static>> {
+        let mut is = self.within(local, limit, span);
+        is.extend([Instruction::If(BlockType::Empty), self.address()]);
+        is.extend(self.segment(limit));
+        is.extend([Instruction::I32Store(word(0)), self.address()]);
+        is.extend(self.segment(span));
         is.extend([
             Instruction::I32Store(word(SPAN)),
-            Instruction::LocalGet(NEW),
+            Instruction::LocalGet(local),
             Instruction::Return,
+            Instruction::End,
         ]);
         is
+    }
+
+    /// The region's top.
+    fn region_top(&self) -> Vec<Instruction<'static>> {
+        let mut is = self.segment(REGION_LIMIT).to_vec();
+        is.extend(self.segment(REGION_SPAN));
+        is.push(Instruction::I32Add);
+        is
+    }
+
+    /// Turns the check off (the report's own frames are checked too) and
+    /// calls gosched's report, which does not return.
+    fn report(&self, handler: u32) -> [Instruction<'static>; 9] {
+        [
+            self.address(),
+            Instruction::I32Const(0),
+            Instruction::I32Store(word(0)),
+            self.address(),
+            Instruction::I32Const(-1),
+            Instruction::I32Store(word(SPAN)),
+            Instruction::Call(handler),
+            Instruction::Unreachable,
+            Instruction::End,
+        ]
+    }
+}
+
+fn function_of(locals: u32, body: &[Instruction]) -> Function {
+    let mut f = Function::new((locals > 0).then_some((locals, ValType::I32)));
+    for i in body {
+        f.instruction(i);
+    }
+    f
+}
+
+/// Step 2: `grow(new) -> sp`, for an allocation; local 1 is the old stack
+/// pointer. A frame may go from the first segment to the region, never back:
+/// the first segment lies below the region (wasm_stack.rs), so a frame that
+/// reaches it from the region has overflowed.
+fn grow_function(f: &Facts) -> Function {
+    const NEW: u32 = 0;
+    const OLD: u32 = 1;
+    let b = Bounds {
+        record: f.limit_address as i32,
     };
-    let mut region_top = segment(REGION_LIMIT).to_vec();
-    region_top.extend(segment(REGION_SPAN));
-    region_top.push(Instruction::I32Add);
-    emit(&[
+    let mut is = vec![
         Instruction::GlobalGet(f.stack_pointer),
         Instruction::LocalSet(OLD),
-    ]);
-    emit(&within(OLD, FIRST_LIMIT, FIRST_SPAN));
-    emit(&[Instruction::If(BlockType::Empty)]);
+    ];
+    is.extend(b.within(OLD, FIRST_LIMIT, FIRST_SPAN));
+    is.push(Instruction::If(BlockType::Empty));
     {
         // On the first segment: stay there if the frame fits...
-        emit(&within(NEW, FIRST_LIMIT, FIRST_SPAN));
-        emit(&[Instruction::If(BlockType::Empty)]);
-        emit(&switch_to(FIRST_LIMIT, FIRST_SPAN));
-        emit(&[Instruction::End]);
+        is.extend(b.switch_if_within(NEW, FIRST_LIMIT, FIRST_SPAN));
         // ...else put it at the region's top: new + (top - old), rounded
         // down to keep its alignment.
-        emit(&[Instruction::LocalGet(NEW)]);
-        emit(&region_top);
-        emit(&[
+        is.push(Instruction::LocalGet(NEW));
+        is.extend(b.region_top());
+        is.extend([
             Instruction::LocalGet(OLD),
             Instruction::I32Sub,
             Instruction::I32Const(-MOVE_ALIGN),
@@ -294,41 +346,49 @@ fn grow_function(f: &Facts) -> Function {
             Instruction::I32Add,
             Instruction::LocalSet(NEW),
         ]);
-        emit(&within(NEW, REGION_LIMIT, REGION_SPAN));
-        emit(&[Instruction::If(BlockType::Empty)]);
-        emit(&switch_to(REGION_LIMIT, REGION_SPAN));
-        emit(&[Instruction::End]);
+        is.extend(b.switch_if_within(NEW, REGION_LIMIT, REGION_SPAN));
         // Too large for the region too: report from the region's top (the
         // first segment may lack room for the report; the region is empty).
-        emit(&region_top);
-        emit(&[Instruction::GlobalSet(f.stack_pointer)]);
+        is.extend(b.region_top());
+        is.push(Instruction::GlobalSet(f.stack_pointer));
     }
-    emit(&[Instruction::Else]);
-    {
-        // On the region: stay there, or go back to the first segment.
-        emit(&within(NEW, REGION_LIMIT, REGION_SPAN));
-        emit(&[Instruction::If(BlockType::Empty)]);
-        emit(&switch_to(REGION_LIMIT, REGION_SPAN));
-        emit(&[Instruction::End]);
-        emit(&within(NEW, FIRST_LIMIT, FIRST_SPAN));
-        emit(&[Instruction::If(BlockType::Empty)]);
-        emit(&switch_to(FIRST_LIMIT, FIRST_SPAN));
-        emit(&[Instruction::End]);
-    }
-    emit(&[
+    is.push(Instruction::Else);
+    // On the region: stay there (the bounds may still be the first
+    // segment's after a restore), or overflow.
+    is.extend(b.switch_if_within(NEW, REGION_LIMIT, REGION_SPAN));
+    is.push(Instruction::End);
+    is.extend(b.report(f.handler));
+    function_of(1, &is)
+}
+
+/// Step 2: `restore(sp) -> sp`, for a stack pointer put back (not an
+/// allocation): the bounds become those of the segment it is on. An epilogue
+/// going back from the region to the first segment leaves them as they are
+/// (it is not checked): then the first segment's next frame fails the
+/// region's bounds, and `grow` switches them.
+fn restore_function(f: &Facts) -> Function {
+    const SP: u32 = 0;
+    let b = Bounds {
+        record: f.limit_address as i32,
+    };
+    // Within the running bounds (always, on the thread's own stack).
+    let mut is = vec![
+        Instruction::LocalGet(SP),
+        b.address(),
+        Instruction::I32Load(word(0)),
+        Instruction::I32Sub,
+        b.address(),
+        Instruction::I32Load(word(SPAN)),
+        Instruction::I32LeU,
+        Instruction::If(BlockType::Empty),
+        Instruction::LocalGet(SP),
+        Instruction::Return,
         Instruction::End,
-        // No check while the report runs (its own frames are checked too).
-        address(),
-        Instruction::I32Const(0),
-        Instruction::I32Store(word(0)),
-        address(),
-        Instruction::I32Const(-1),
-        Instruction::I32Store(word(SPAN)),
-        Instruction::Call(f.handler),
-        Instruction::Unreachable,
-        Instruction::End,
-    ]);
-    grow
+    ];
+    is.extend(b.switch_if_within(SP, FIRST_LIMIT, FIRST_SPAN));
+    is.extend(b.switch_if_within(SP, REGION_LIMIT, REGION_SPAN));
+    is.extend(b.report(f.handler));
+    function_of(0, &is)
 }
 
 /// What step 3 makes of a function's operators.
@@ -336,38 +396,59 @@ fn grow_function(f: &Facts) -> Function {
 enum Checked<'a, 'b> {
     Op(&'b Operator<'a>),
     Check,
+    Restore,
     Tee(u32),
 }
 
-/// Step 3 on one function: `check` before each `global.set` of the stack
-/// pointer that does not follow an `i32.add`, moved before the prologue's
-/// `local.tee $base` (or `local.set $base; local.get $base`).
+/// Step 3 on one function. Each `global.set` of the stack pointer is one of:
+/// - an allocation (its value computed by `i32.sub`, or `i32.and` for an
+///   over-aligned frame): `check` before it, moved before the prologue's
+///   `local.tee $base` (or `local.set $base; local.get $base`);
+/// - a release (computed by `i32.add`: an epilogue): left as it is;
+/// - anything else (a saved stack pointer put back): `restore` before it.
 fn checked_ops<'a, 'b>(ops: &'b [Operator<'a>], stack_pointer: u32) -> Vec<Checked<'a, 'b>> {
     let sets_sp = |op: &Operator| matches!(op, Operator::GlobalSet { global_index } if *global_index == stack_pointer);
     let mut out = Vec::with_capacity(ops.len());
     let mut i = 0;
     while i < ops.len() {
-        match &ops[i..] {
+        // The write's length from `i`, and the local that keeps its value.
+        let (len, base) = match &ops[i..] {
             [Operator::LocalTee { local_index }, set, ..] if sets_sp(set) => {
-                out.extend([Checked::Check, Checked::Tee(*local_index), Checked::Op(set)]);
-                i += 2;
+                (2, Some(*local_index))
             }
             [Operator::LocalSet { local_index }, Operator::LocalGet { local_index: got }, set, ..]
                 if got == local_index && sets_sp(set) =>
             {
-                out.extend([Checked::Check, Checked::Tee(*local_index), Checked::Op(set)]);
-                i += 3;
+                (3, Some(*local_index))
             }
+            [set, ..] if sets_sp(set) => (1, None),
             [op, ..] => {
-                let after_add = i > 0 && matches!(ops[i - 1], Operator::I32Add);
-                if sets_sp(op) && !after_add {
-                    out.push(Checked::Check);
-                }
                 out.push(Checked::Op(op));
                 i += 1;
+                continue;
             }
             [] => unreachable!(),
+        };
+        let producer = i.checked_sub(1).map(|p| &ops[p]);
+        let write = &ops[i..i + len];
+        match (producer, base) {
+            (Some(Operator::I32Sub | Operator::I32And), Some(base)) => {
+                out.extend([
+                    Checked::Check,
+                    Checked::Tee(base),
+                    Checked::Op(&write[len - 1]),
+                ]);
+            }
+            (Some(Operator::I32Sub | Operator::I32And), None) => {
+                out.extend([Checked::Check, Checked::Op(&write[0])]);
+            }
+            (Some(Operator::I32Add), _) => out.extend(write.iter().map(Checked::Op)),
+            _ => {
+                out.extend(write[..len - 1].iter().map(Checked::Op));
+                out.extend([Checked::Restore, Checked::Op(&write[len - 1])]);
+            }
         }
+        i += len;
     }
     out
 }
@@ -406,6 +487,7 @@ pub fn instrument(wasm: &[u8]) -> Result<Option<Vec<u8>>> {
                 let ty = check_type.ok_or("no type section")?;
                 functions.function(ty);
                 functions.function(ty);
+                functions.function(ty);
                 check_index = Some(f.imported_functions + defined);
                 out.section(&functions);
             }
@@ -431,6 +513,7 @@ pub fn instrument(wasm: &[u8]) -> Result<Option<Vec<u8>>> {
                         let i = match i {
                             Checked::Op(op) => RoundtripReencoder.instruction(op.clone()),
                             Checked::Check => Ok(Instruction::Call(check)),
+                            Checked::Restore => Ok(Instruction::Call(check + 2)),
                             Checked::Tee(local) => Ok(Instruction::LocalTee(local)),
                         };
                         function.instruction(&i.map_err(err)?);
@@ -441,6 +524,7 @@ pub fn instrument(wasm: &[u8]) -> Result<Option<Vec<u8>>> {
                 if index == code_end {
                     code.function(&check_function(&f, check + 1));
                     code.function(&grow_function(&f));
+                    code.function(&restore_function(&f));
                     out.section(&code);
                 }
             }
@@ -468,6 +552,7 @@ mod tests {
             .map(|c| match c {
                 Checked::Op(op) => format!("{op:?}"),
                 Checked::Check => "check".into(),
+                Checked::Restore => "restore".into(),
                 Checked::Tee(l) => format!("tee {l}"),
             })
             .collect()
@@ -503,13 +588,37 @@ mod tests {
             set.clone(),
         ];
         assert!(!checked(&epilogue).contains(&"check".to_string()));
-        // Any other write of the stack pointer (a restore) is checked where it is.
+        // Unoptimized, an epilogue may go through a local too.
+        let unoptimized_epilogue = [
+            I32Add,
+            LocalSet { local_index: 3 },
+            LocalGet { local_index: 3 },
+            set.clone(),
+        ];
+        let as_they_are: Vec<String> = unoptimized_epilogue
+            .iter()
+            .map(|op| format!("{op:?}"))
+            .collect();
+        assert_eq!(checked(&unoptimized_epilogue), as_they_are);
+        // An over-aligned frame is an allocation.
+        let aligned = [
+            I32Sub,
+            I32Const { value: -64 },
+            I32And,
+            LocalTee { local_index: 4 },
+            set.clone(),
+        ];
+        assert_eq!(
+            checked(&aligned)[3..],
+            ["check", "tee 4", "GlobalSet { global_index: 0 }"]
+        );
+        // Any other write of the stack pointer (a restore) calls `restore`.
         let restore = [LocalGet { local_index: 5 }, set.clone()];
         assert_eq!(
             checked(&restore),
             [
                 "LocalGet { local_index: 5 }",
-                "check",
+                "restore",
                 "GlobalSet { global_index: 0 }"
             ]
         );

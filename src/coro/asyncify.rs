@@ -487,6 +487,7 @@ mod tests {
 
     /// A frame larger than a first segment, switching at every level: it
     /// must lie in the region, and keep its contents across the switches.
+    #[inline(never)]
     fn deep(depth: u64) -> u64 {
         let frame = black_box([depth; 80]);
         let (_, region) = segments();
@@ -500,6 +501,45 @@ mod tests {
         crate::yield_now();
         assert!(black_box(&frame).iter().all(|&w| w == depth));
         below + frame[79]
+    }
+
+    /// Goes through the region and back: its own frame is on the first
+    /// segment, so its epilogue returns there with the region's bounds.
+    #[inline(never)]
+    fn through_the_region() -> u64 {
+        let mine = black_box([1u64; 2]);
+        deep(0) + black_box(&mine)[0]
+    }
+
+    /// A frame larger than a first segment.
+    #[inline(never)]
+    fn large_frame(fill: u64) -> u64 {
+        let frame = black_box([fill; 70]);
+        let (_, region) = segments();
+        let at = black_box(&frame) as *const _ as usize;
+        assert!(
+            region.0 < at && at + 560 <= region.1,
+            "a 560-byte frame not wholly in the region"
+        );
+        crate::yield_now();
+        black_box(&frame).iter().sum()
+    }
+
+    #[test]
+    fn frames_go_to_the_region_again_after_an_epilogue_left_it() {
+        if !stacks_grow() {
+            return;
+        }
+        fn fill(i: u64) -> u64 {
+            (0..3).map(|_| through_the_region() + large_frame(i)).sum()
+        }
+        // More goroutines than a block holds first segments, so that some
+        // stacks are new: their first segments and regions carved here.
+        let sum = crate::run(|| {
+            let handles: Vec<_> = (0..300).map(|i| crate::go(move || fill(i))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>() + fill(300)
+        });
+        assert_eq!(sum, (0..=300).map(|i| 3 * (1 + 70 * i)).sum::<u64>());
     }
 
     #[test]

@@ -126,11 +126,16 @@ impl Stack {
                 ),
             )
         };
-        let ptr = carve(size + CANARY_BYTES + RED_ZONE).ok_or_else(out_of_memory)?;
-        let canary = match lazy {
-            true => carve_first_segment().ok_or_else(out_of_memory)?,
-            false => ptr,
+        // The first segment first: carves only go up, so it lies below the
+        // region, as the stack check needs (cargo-gosched/src/
+        // stack_check.rs: a frame from the first segment never lands in
+        // the region unchecked).
+        let first = match lazy {
+            true => Some(carve_first_segment().ok_or_else(out_of_memory)?),
+            false => None,
         };
+        let ptr = carve(size + CANARY_BYTES + RED_ZONE).ok_or_else(out_of_memory)?;
+        let canary = first.unwrap_or(ptr);
         let bottom = ptr.as_ptr() as usize + CANARY_BYTES;
         let scratch = match lazy {
             true => scratch(RED_ZONE + size).unwrap_or(bottom),
@@ -354,6 +359,24 @@ mod tests {
         let b = acquire(size, StackKind::Slab).unwrap();
         assert_eq!(b.top(), top);
         release(b);
+    }
+
+    #[test]
+    #[cfg(not(gosched_stack_switching))]
+    fn first_segments_lie_below_their_regions() {
+        // Enough stacks for three blocks of first segments.
+        let stacks: Vec<_> = (0..3 * FIRST_SEGMENT_BLOCK / FIRST_SEGMENT)
+            .map(|_| acquire(round_to_page(8 * 1024), StackKind::Checked).unwrap())
+            .collect();
+        for stack in &stacks {
+            if let Some((_, first_top)) = stack.first_segment() {
+                assert!(
+                    first_top <= stack.bottom(),
+                    "a first segment above its region"
+                );
+            }
+        }
+        stacks.into_iter().for_each(release);
     }
 
     #[test]
