@@ -54,7 +54,7 @@
 use std::cell::Cell;
 use std::ptr;
 
-use super::wasm_stack::{self, Stack, RED_ZONE};
+use super::wasm_stack::{self, Segments, Stack, RED_ZONE};
 use super::{Identity, Resumed};
 
 /// `Ctx::state` values, shared with asm/wasm32/switch.S.
@@ -104,16 +104,6 @@ struct StackBounds {
     segments: *const Segments,
 }
 
-/// The running goroutine's segments, as the stack check reads them (the first
-/// segment's are 0, 0 if there is none).
-#[repr(C)]
-struct Segments {
-    first_limit: u32,
-    first_span: u32,
-    region_limit: u32,
-    region_span: u32,
-}
-
 // Exported (`no_mangle`) so that the optimizer keeps every store, and keeps
 // them before the switch: the switch might read it. Never read from Rust.
 #[no_mangle]
@@ -154,16 +144,8 @@ extern "C" fn gosched_stack_overflow() -> ! {
 #[repr(C)]
 struct Ctx {
     switch: Switch,
-    /// Lowest usable address of the stack (above the canary).
-    bottom: usize,
-    /// Highest address of the stack's region.
-    top: usize,
-    /// The first segment's lowest usable address and top; `(0, 0)` if the
-    /// stack does not grow lazily.
-    first: (usize, usize),
-    /// The stack check's bounds of both segments, and those it starts with
-    /// (`limit`, `span`) at each resume: the segment's it suspended on.
-    segments: Segments,
+    /// The stack check's bounds (`limit`, `span`) the goroutine starts with
+    /// at each resume: those of the segment it suspended on.
     bounds: (u32, u32),
     /// Where a suspend unwinds (`data_cur`, `data_end`): on a stack that
     /// grows lazily, the scratch buffer for the first [`DIRECT_AFTER`], then
@@ -172,14 +154,17 @@ struct Ctx {
     buffer: (u32, u32),
     /// Suspends unwound through the scratch buffer so far.
     suspends: u32,
-    /// For overflow reports: the goroutine's id, its name (which lives in the
-    /// goroutine record, which outlives the coroutine) and its stack size.
+    /// For overflow reports: the goroutine's id and its name (which lives in
+    /// the goroutine record, which outlives the coroutine).
     id: u64,
     name: Option<(*const u8, usize)>,
-    stack_size: usize,
     /// A `Box<F>` for `entry::<F>`, until it starts (`dyn` for the drop in
     /// `into_stack` if it never does).
     body: Option<Box<dyn FnOnce()>>,
+    /// The goroutine's stack, with its segments' bounds (worked out when it
+    /// was carved), which the stack check reads through
+    /// `gosched_stack_bounds.segments`.
+    stack: Stack,
 }
 
 extern "C" {
@@ -246,50 +231,41 @@ extern "C" fn gosched_uninstrumented_frame() -> ! {
 
 impl Ctx {
     /// The context of a coroutine on `stack` whose [`entry`] (a function
-    /// table index) runs `body`. Out of line: the scheduler's loop, which
-    /// starts goroutines, runs faster without it.
-    #[inline(never)]
-    fn new(stack: &Stack, who: Identity<'_>, entry: u32, body: Box<dyn FnOnce()>) -> Box<Ctx> {
-        let first = stack.first_segment().unwrap_or((0, 0));
-        let region = (stack.bottom(), stack.top());
-        let region_limit = (region.0 + RED_ZONE) as u32;
-        let region_span = region.1 as u32 - region_limit;
-        let scratch = stack.scratch();
-        let lazy = first.1 != 0;
+    /// table index) runs `body`. Short: the scheduler's loop, into which
+    /// wasm-opt inlines it, starts every goroutine.
+    fn new(stack: Stack, who: Identity<'_>, entry: u32, body: Box<dyn FnOnce()>) -> Box<Ctx> {
+        let s = stack.segments();
+        // The first segment's bounds if the stack grows lazily, else the
+        // region's; either way `limit + span` is the segment's top.
+        let bounds = match s.first_span {
+            0 => (s.region_limit, s.region_span),
+            _ => (s.first_limit, s.first_span),
+        };
+        let scratch = stack.scratch() as u32;
+        let buffer = (scratch, scratch + RED_ZONE as u32 + s.region_span);
         Box::new(Ctx {
             switch: Switch {
                 entry,
-                sp: if lazy { first.1 } else { region.1 } as u32,
+                sp: bounds.0 + bounds.1,
                 state: RUNNING,
                 data_cur: 0,
                 data_end: 0,
             },
-            bottom: region.0,
-            top: region.1,
-            first,
-            segments: Segments {
-                first_limit: first.0 as u32,
-                first_span: (first.1 - first.0) as u32,
-                region_limit,
-                region_span,
-            },
-            bounds: match lazy {
-                true => (first.0 as u32, (first.1 - first.0) as u32),
-                false => (region_limit, region_span),
-            },
-            buffer: (scratch as u32, (scratch + region.1 - region.0) as u32),
+            bounds,
+            buffer,
             suspends: 0,
             id: who.id,
             name: who.name.map(|n| (n.as_ptr(), n.len())),
-            stack_size: stack.size(),
             body: Some(body),
+            stack,
         })
     }
 
     /// Whether `sp` lies on the first segment (never, if there is none).
     #[inline]
     fn on_first(&self, sp: usize) -> bool {
-        (sp as u32).wrapping_sub(self.segments.first_limit) <= self.segments.first_span
+        let s = self.stack.segments();
+        (sp as u32).wrapping_sub(s.first_limit) <= s.first_span
     }
 
     /// After an unwind: whether the goroutine's stack held, its saved frames
@@ -304,9 +280,10 @@ impl Ctx {
         // The common case once the goroutine unwinds straight into its
         // region: it suspended on its first segment, the region is empty,
         // and it resumes with the first segment's bounds.
-        (self.buffer.0 == self.segments.region_limit - RED_ZONE as u32
+        let s = self.stack.segments();
+        (self.buffer.0 == s.region_limit - RED_ZONE as u32
             && self.on_first(self.switch.sp as usize)
-            && self.bounds.0 == self.segments.first_limit)
+            && self.bounds.0 == s.first_limit)
             || self.check_unwound_frames()
     }
 
@@ -318,24 +295,24 @@ impl Ctx {
     fn check_unwound_frames(&mut self) -> bool {
         let sp = self.switch.sp as usize;
         let on_first = self.on_first(sp);
-        let s = &self.segments;
+        let s = self.stack.segments();
         self.bounds = match on_first {
             true => (s.first_limit, s.first_span),
             false => (s.region_limit, s.region_span),
         };
-        if !on_first && sp < self.bottom + RED_ZONE {
+        let (first, region) = (s.first_limit as usize, self.stack.bottom());
+        if !on_first && sp < region + RED_ZONE {
             return false;
         }
         let start = self.buffer.0 as usize;
-        if start == self.bottom {
+        if start == region {
             return on_first || self.switch.data_cur as usize <= sp;
         }
         self.suspends += 1;
         if self.suspends == DIRECT_AFTER {
-            self.buffer = (self.bottom as u32, self.top as u32);
+            self.buffer = (region as u32, self.stack.top() as u32);
         }
         let len = self.switch.data_cur as usize - start;
-        let (first, region) = (self.first.0, self.bottom);
         let to = match on_first {
             true if len <= sp - first => first,
             true => region,
@@ -359,14 +336,13 @@ impl Ctx {
             // SAFETY: the name outlives the coroutine (see `Coroutine::new`).
             unsafe { std::slice::from_raw_parts(ptr, len) }
         });
-        wasm_stack::report_overflow_and_abort(self.id, name, self.stack_size)
+        wasm_stack::report_overflow_and_abort(self.id, name, self.stack.size())
     }
 }
 
 /// A goroutine's execution context.
 pub(crate) struct Coroutine {
     ctx: Box<Ctx>,
-    stack: Stack,
 }
 
 impl Coroutine {
@@ -383,8 +359,9 @@ impl Coroutine {
     ) -> Coroutine {
         let entry: extern "C" fn(*mut Switch) = entry::<F>;
         // On wasm a function pointer is its index in the function table.
-        let ctx = Ctx::new(&stack, who, entry as usize as u32, Box::new(body));
-        Coroutine { ctx, stack }
+        Coroutine {
+            ctx: Ctx::new(stack, who, entry as usize as u32, Box::new(body)),
+        }
     }
 
     /// Runs the coroutine until it suspends or returns.
@@ -394,7 +371,7 @@ impl Coroutine {
         // stack pointer is on (the region's: from the red zone up to the
         // top). Nothing between here and the switch moves the stack pointer.
         let (limit, span) = self.ctx.bounds;
-        let segments: *const Segments = &self.ctx.segments;
+        let segments: *const Segments = self.ctx.stack.segments();
         let ctx: *mut Ctx = &mut *self.ctx;
         let switch: *mut Switch = ctx.cast();
         CURRENT.set(ctx);
@@ -418,7 +395,7 @@ impl Coroutine {
             SUSPENDED => self.ctx.keep_unwound_frames(),
             _ => state != BUFFER_OVERFLOW,
         };
-        if !held || !self.stack.canary_intact() {
+        if !held || !self.ctx.stack.canary_intact() {
             self.ctx.report_overflow_and_abort();
         }
         debug_assert!(state == SUSPENDED || state == DONE);
@@ -432,9 +409,10 @@ impl Coroutine {
     /// Returns the stack to the pool. A coroutine that never ran drops its
     /// body; one suspended mid-way is abandoned: wasm cannot unwind it, so
     /// the destructors of its live frames never run.
-    pub(crate) fn into_stack(mut self) {
-        drop(self.ctx.body.take());
-        wasm_stack::release(self.stack);
+    pub(crate) fn into_stack(self) {
+        let Ctx { body, stack, .. } = *self.ctx;
+        drop(body);
+        wasm_stack::release(stack);
     }
 }
 
@@ -482,7 +460,13 @@ mod tests {
         let ctx = CURRENT.get();
         assert!(!ctx.is_null());
         // SAFETY: the running coroutine's live context.
-        unsafe { ((*ctx).first, ((*ctx).bottom, (*ctx).top)) }
+        let stack = unsafe { &(*ctx).stack };
+        let s = stack.segments();
+        let first = (
+            s.first_limit as usize,
+            (s.first_limit + s.first_span) as usize,
+        );
+        (first, (stack.bottom(), stack.top()))
     }
 
     /// A frame larger than a first segment, switching at every level: it

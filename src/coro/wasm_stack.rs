@@ -51,7 +51,6 @@ const GRANULE: usize = 4096;
 pub(crate) const FIRST_SEGMENT: usize = 512;
 /// The first segment's red zone: LLVM lets a leaf function with a frame of
 /// up to 128 bytes use the memory below the stack pointer without moving it.
-#[cfg(not(gosched_stack_switching))]
 const LEAF_RED_ZONE: usize = 128;
 /// First segments are carved this many bytes at a time.
 const FIRST_SEGMENT_BLOCK: usize = 64 * 1024;
@@ -98,11 +97,28 @@ impl StackKind {
     pub(crate) const DEFAULT: StackKind = StackKind::Checked;
 }
 
+/// The stack check's bounds of a goroutine's two segments (`limit`, `span`:
+/// `sp - limit > span`, unsigned, leaves the segment), as it reads them
+/// (src/coro/asyncify.rs, `gosched_stack_bounds`); the first segment's are
+/// 0, 0 if there is none.
+#[repr(C)]
+#[cfg_attr(gosched_stack_switching, allow(dead_code))]
+pub(crate) struct Segments {
+    pub(crate) first_limit: u32,
+    pub(crate) first_span: u32,
+    pub(crate) region_limit: u32,
+    pub(crate) region_span: u32,
+}
+
 /// One goroutine stack of `size` usable bytes (plus canary and red zone),
-/// with its first segment if it grows lazily.
+/// with its first segment if it grows lazily. Its bounds are worked out once,
+/// when it is carved, and go with it through the pool: a goroutine's context
+/// holds its stack, and starting a goroutine copies them rather than
+/// computing them again.
 pub(crate) struct Stack {
-    ptr: NonNull<u8>,
-    size: usize,
+    /// The region's and the first segment's bounds; the region's limit is
+    /// its bottom plus the red zone, its span the usable size.
+    segments: Segments,
     /// The canary: below the first segment if there is one (the region's
     /// pages stay untouched until a frame needs them, and the stack check
     /// bounds every frame there), else below the region.
@@ -130,20 +146,27 @@ impl Stack {
         // region, as the stack check needs (cargo-gosched/src/
         // stack_check.rs: a frame from the first segment never lands in
         // the region unchecked).
-        let first = match lazy {
+        let canary = match lazy {
             true => Some(carve_first_segment().ok_or_else(out_of_memory)?),
             false => None,
         };
         let ptr = carve(size + CANARY_BYTES + RED_ZONE).ok_or_else(out_of_memory)?;
-        let canary = first.unwrap_or(ptr);
         let bottom = ptr.as_ptr() as usize + CANARY_BYTES;
-        let scratch = match lazy {
-            true => scratch(RED_ZONE + size).unwrap_or(bottom),
-            false => bottom,
+        let (canary, first, scratch) = match canary {
+            Some(canary) => {
+                let at = canary.as_ptr() as usize;
+                let first = (at + CANARY_BYTES + LEAF_RED_ZONE, at + FIRST_SEGMENT);
+                (canary, first, scratch(RED_ZONE + size).unwrap_or(bottom))
+            }
+            None => (ptr, (0, 0), bottom),
         };
         let stack = Stack {
-            ptr,
-            size,
+            segments: Segments {
+                first_limit: first.0 as u32,
+                first_span: (first.1 - first.0) as u32,
+                region_limit: (bottom + RED_ZONE) as u32,
+                region_span: size as u32,
+            },
             canary,
             scratch,
         };
@@ -151,18 +174,18 @@ impl Stack {
         Ok(stack)
     }
 
-    /// The first segment's bounds, if the stack grows lazily: its lowest
-    /// usable address (above canary and red zone) and its top. Below the
-    /// lowest lies its red zone, then the canary.
-    #[cfg(not(gosched_stack_switching))]
-    pub(crate) fn first_segment(&self) -> Option<(usize, usize)> {
-        let p = self.canary.as_ptr() as usize;
-        (self.canary != self.ptr).then_some((p + CANARY_BYTES + LEAF_RED_ZONE, p + FIRST_SEGMENT))
+    /// The bounds of the first segment (lowest usable address, above canary
+    /// and red zone, and its span; 0, 0 if the stack does not grow lazily)
+    /// and of the region (its bottom plus the red zone, and the usable size).
+    /// Below the first segment's lowest lies its red zone, then the canary.
+    #[cfg_attr(gosched_stack_switching, allow(dead_code))]
+    pub(crate) fn segments(&self) -> &Segments {
+        &self.segments
     }
 
     /// The usable size this stack was requested with: its pool bucket.
     pub(crate) fn size(&self) -> usize {
-        self.size
+        self.segments.region_span as usize
     }
 
     /// Where Asyncify unwinds the goroutine while it is on its first segment:
@@ -176,12 +199,12 @@ impl Stack {
 
     /// Lowest address the stack or Asyncify buffer may use (above the canary).
     pub(crate) fn bottom(&self) -> usize {
-        self.ptr.as_ptr() as usize + CANARY_BYTES
+        self.segments.region_limit as usize - RED_ZONE
     }
 
     /// One past the highest address; the shadow stack starts here.
     pub(crate) fn top(&self) -> usize {
-        self.bottom() + RED_ZONE + self.size
+        (self.segments.region_limit + self.segments.region_span) as usize
     }
 
     fn canary(&self) -> *mut u32 {
@@ -337,9 +360,9 @@ pub(crate) fn release(stack: Stack) {
     stack.write_canary();
     let _ = POOL.try_with(|pool| {
         let mut pool = pool.borrow_mut();
-        match pool.iter_mut().find(|(s, _)| *s == stack.size) {
+        match pool.iter_mut().find(|(s, _)| *s == stack.size()) {
             Some((_, free)) => free.push(stack),
-            None => pool.push((stack.size, vec![stack])),
+            None => pool.push((stack.size(), vec![stack])),
         }
     });
 }
@@ -368,13 +391,11 @@ mod tests {
         let stacks: Vec<_> = (0..3 * FIRST_SEGMENT_BLOCK / FIRST_SEGMENT)
             .map(|_| acquire(round_to_page(8 * 1024), StackKind::Checked).unwrap())
             .collect();
-        for stack in &stacks {
-            if let Some((_, first_top)) = stack.first_segment() {
-                assert!(
-                    first_top <= stack.bottom(),
-                    "a first segment above its region"
-                );
-            }
+        for stack in stacks.iter().map(Stack::segments) {
+            assert!(
+                stack.first_limit + stack.first_span < stack.region_limit,
+                "a first segment above its region"
+            );
         }
         stacks.into_iter().for_each(release);
     }
