@@ -52,7 +52,7 @@
 //! only a few times, and one page.
 
 use std::cell::Cell;
-use std::ptr;
+use std::ptr::{self, NonNull};
 
 use super::wasm_stack::{self, Segments, Stack, RED_ZONE};
 use super::{Identity, Resumed};
@@ -157,7 +157,7 @@ struct Ctx {
     /// For overflow reports: the goroutine's id and its name (which lives in
     /// the goroutine record, which outlives the coroutine).
     id: u64,
-    name: Option<(*const u8, usize)>,
+    name: Option<(NonNull<u8>, usize)>,
     /// A `Box<F>` for `entry::<F>`, until it starts (`dyn` for the drop in
     /// `into_stack` if it never does).
     body: Option<Box<dyn FnOnce()>>,
@@ -255,7 +255,7 @@ impl Ctx {
             buffer,
             suspends: 0,
             id: who.id,
-            name: who.name.map(|n| (n.as_ptr(), n.len())),
+            name: who.name.map(|n| (NonNull::from(n).cast(), n.len())),
             body: Some(body),
             stack,
         })
@@ -334,7 +334,7 @@ impl Ctx {
     fn report_overflow_and_abort(&self) -> ! {
         let name = self.name.map(|(ptr, len)| {
             // SAFETY: the name outlives the coroutine (see `Coroutine::new`).
-            unsafe { std::slice::from_raw_parts(ptr, len) }
+            unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) }
         });
         wasm_stack::report_overflow_and_abort(self.id, name, self.stack.size())
     }
