@@ -582,7 +582,7 @@ impl Scheduler {
     /// last one handed over to (step 4), which it then files.
     fn switch_to(&self, g: GRef) -> Resumed {
         g.state.set(State::Running);
-        let coro: *mut Coroutine = {
+        let coro = {
             let mut body = g.body.borrow_mut();
             if let Body::NotStarted { stack_size } = *body {
                 if !self.start(&g, &mut body, stack_size) {
@@ -593,23 +593,26 @@ impl Scheduler {
                 }
             }
             match &mut *body {
-                Body::Started(coro) => coro,
-                Body::NotStarted { .. } | Body::Finished => {
-                    drop(body);
-                    self.retire(&g);
-                    return Resumed::Finished;
-                }
+                Body::Started(coro) => Some(coro as *mut Coroutine),
+                Body::NotStarted { .. } | Body::Finished => None,
             }
         };
-        // Goroutine code only reads `current` (a shared borrow), and replaces
-        // it when it hands over.
-        self.current.replace(Some(g));
-        // SAFETY: the coroutine lives in the record's body, which the table
-        // keeps alive and which only this loop replaces (`retire`, after the
-        // switch back); the body is not borrowed while goroutines run, so
-        // that a hand-off can reach the coroutine.
-        let resumed = unsafe { (*coro).resume() };
-        let g = self.current.take().expect("a goroutine came back");
+        let (resumed, g) = match coro {
+            Some(coro) => {
+                // Goroutine code only reads `current` (a shared borrow), and
+                // replaces it when it hands over.
+                self.current.replace(Some(g));
+                // SAFETY: the coroutine lives in the record's body, which the
+                // table keeps alive and which only this loop replaces
+                // (`retire`, after the switch back); the body is not borrowed
+                // while goroutines run, so that a hand-off can reach the
+                // coroutine.
+                let resumed = unsafe { (*coro).resume() };
+                let g = self.current.take().expect("a goroutine came back");
+                (resumed, g)
+            }
+            None => (Resumed::Finished, g),
+        };
         match (resumed, g.state.get()) {
             (Resumed::Finished, _) => self.retire(&g),
             (Resumed::Suspended, State::Running) => {
