@@ -209,41 +209,35 @@ fn word(offset: u64) -> MemArg {
     }
 }
 
-/// Step 2: `check(sp) -> sp`, which calls `grow` (at index `grow`) when `sp`
-/// is out of the running segment's bounds.
-fn check_function(f: &Facts, grow: u32) -> Function {
-    let address = Instruction::I32Const(f.limit_address as i32);
-    let mut check = Function::new([]);
-    for i in [
-        Instruction::LocalGet(0),
-        address.clone(),
-        Instruction::I32Load(word(0)),
-        Instruction::I32Sub,
-        address,
-        Instruction::I32Load(word(SPAN)),
-        Instruction::I32GtU,
-        Instruction::If(BlockType::Empty),
-        Instruction::LocalGet(0),
-        Instruction::Call(grow),
-        Instruction::Return,
-        Instruction::End,
-        Instruction::LocalGet(0),
-        Instruction::End,
-    ] {
-        check.instruction(&i);
-    }
-    check
-}
-
-/// Code that reads and switches the running goroutine's bounds (step 2's
-/// slow paths): the record's words and the running goroutine's segments.
+/// Code that reads and switches the running goroutine's bounds (step 2): the
+/// record's words and the running goroutine's segments.
 struct Bounds {
     record: i32,
 }
 
 impl Bounds {
+    fn of(f: &Facts) -> Bounds {
+        Bounds {
+            record: f.limit_address as i32,
+        }
+    }
+
     fn address(&self) -> Instruction<'static> {
         Instruction::I32Const(self.record)
+    }
+
+    /// `local` out of the running bounds: `local - limit > span`, unsigned
+    /// (never on the thread's own stack: 0, `u32::MAX`).
+    fn out_of_running(&self, local: u32) -> [Instruction<'static>; 7] {
+        [
+            Instruction::LocalGet(local),
+            self.address(),
+            Instruction::I32Load(word(0)),
+            Instruction::I32Sub,
+            self.address(),
+            Instruction::I32Load(word(SPAN)),
+            Instruction::I32GtU,
+        ]
     }
 
     /// The word at `offset` of the running goroutine's segments.
@@ -292,7 +286,7 @@ impl Bounds {
 
     /// Turns the check off (the report's own frames are checked too) and
     /// calls gosched's report, which does not return.
-    fn report(&self, handler: u32) -> [Instruction<'static>; 9] {
+    fn report(&self, handler: u32) -> [Instruction<'static>; 8] {
         [
             self.address(),
             Instruction::I32Const(0),
@@ -302,7 +296,6 @@ impl Bounds {
             Instruction::I32Store(word(SPAN)),
             Instruction::Call(handler),
             Instruction::Unreachable,
-            Instruction::End,
         ]
     }
 }
@@ -315,6 +308,22 @@ fn function_of(locals: u32, body: &[Instruction]) -> Function {
     f
 }
 
+/// Step 2: `check(sp) -> sp`, which calls `grow` (at index `grow`) when `sp`
+/// is out of the running segment's bounds.
+fn check_function(f: &Facts, grow: u32) -> Function {
+    let mut is = Bounds::of(f).out_of_running(0).to_vec();
+    is.extend([
+        Instruction::If(BlockType::Empty),
+        Instruction::LocalGet(0),
+        Instruction::Call(grow),
+        Instruction::Return,
+        Instruction::End,
+        Instruction::LocalGet(0),
+        Instruction::End,
+    ]);
+    function_of(0, &is)
+}
+
 /// Step 2: `grow(new) -> sp`, for an allocation; local 1 is the old stack
 /// pointer. A frame may go from the first segment to the region, never back:
 /// the first segment lies below the region (wasm_stack.rs), so a frame that
@@ -322,9 +331,7 @@ fn function_of(locals: u32, body: &[Instruction]) -> Function {
 fn grow_function(f: &Facts) -> Function {
     const NEW: u32 = 0;
     const OLD: u32 = 1;
-    let b = Bounds {
-        record: f.limit_address as i32,
-    };
+    let b = Bounds::of(f);
     let mut is = vec![
         Instruction::GlobalGet(f.stack_pointer),
         Instruction::LocalSet(OLD),
@@ -358,6 +365,7 @@ fn grow_function(f: &Facts) -> Function {
     is.extend(b.switch_if_within(NEW, REGION_LIMIT, REGION_SPAN));
     is.push(Instruction::End);
     is.extend(b.report(f.handler));
+    is.push(Instruction::End);
     function_of(1, &is)
 }
 
@@ -368,26 +376,17 @@ fn grow_function(f: &Facts) -> Function {
 /// region's bounds, and `grow` switches them.
 fn restore_function(f: &Facts) -> Function {
     const SP: u32 = 0;
-    let b = Bounds {
-        record: f.limit_address as i32,
-    };
-    // Within the running bounds (always, on the thread's own stack).
-    let mut is = vec![
-        Instruction::LocalGet(SP),
-        b.address(),
-        Instruction::I32Load(word(0)),
-        Instruction::I32Sub,
-        b.address(),
-        Instruction::I32Load(word(SPAN)),
-        Instruction::I32LeU,
-        Instruction::If(BlockType::Empty),
-        Instruction::LocalGet(SP),
-        Instruction::Return,
-        Instruction::End,
-    ];
+    let b = Bounds::of(f);
+    let mut is = b.out_of_running(SP).to_vec();
+    is.push(Instruction::If(BlockType::Empty));
     is.extend(b.switch_if_within(SP, FIRST_LIMIT, FIRST_SPAN));
     is.extend(b.switch_if_within(SP, REGION_LIMIT, REGION_SPAN));
     is.extend(b.report(f.handler));
+    is.extend([
+        Instruction::End,
+        Instruction::LocalGet(SP),
+        Instruction::End,
+    ]);
     function_of(0, &is)
 }
 
