@@ -386,7 +386,12 @@ fn overflow_in_named_goroutine(rt: gosched::Runtime, body: fn(u64) -> u64) {
     });
 }
 
-fn assert_overflow_report(out: &Outcome) {
+/// Runs `scenario` as the child for `test` and expects it to abort with the
+/// overflow report of the 64 KiB goroutine "deep".
+fn expect_overflow_report(test: &str, scenario: impl FnOnce()) {
+    let Some(out) = child(test, scenario) else {
+        return;
+    };
     out.assert_aborted();
     assert!(
         out.stderr
@@ -398,13 +403,10 @@ fn assert_overflow_report(out: &Outcome) {
 
 #[test]
 fn stack_overflow_on_guarded_stack_aborts_naming_the_goroutine() {
-    let Some(out) = child(
+    expect_overflow_report(
         "stack_overflow_on_guarded_stack_aborts_naming_the_goroutine",
         || overflow_in_named_goroutine(gosched::Runtime::new(), recurse_forever),
-    ) else {
-        return;
-    };
-    assert_overflow_report(&out);
+    );
 }
 
 /// A slab runtime whose goroutines overflow on purpose: the test checks that
@@ -420,23 +422,17 @@ fn unguarded() -> gosched::Runtime {
 
 #[test]
 fn stack_overflow_on_unguarded_stack_is_caught_at_a_switch() {
-    let Some(out) = child(
+    expect_overflow_report(
         "stack_overflow_on_unguarded_stack_is_caught_at_a_switch",
         || overflow_in_named_goroutine(unguarded(), recurse_forever_yielding),
-    ) else {
-        return;
-    };
-    assert_overflow_report(&out);
+    );
 }
 
 #[test]
 fn stack_overflow_on_unguarded_stack_without_switches() {
-    let Some(out) = child("stack_overflow_on_unguarded_stack_without_switches", || {
+    expect_overflow_report("stack_overflow_on_unguarded_stack_without_switches", || {
         overflow_in_named_goroutine(unguarded(), recurse_forever)
-    }) else {
-        return;
-    };
-    assert_overflow_report(&out);
+    });
 }
 
 /// As [`overflow_in_named_goroutine`], but "deep" is entered by hand-offs
@@ -463,24 +459,18 @@ fn overflow_in_goroutine_entered_by_hand_off(rt: gosched::Runtime, body: fn(u64)
 
 #[test]
 fn stack_overflow_in_a_goroutine_entered_by_hand_off_names_it() {
-    let Some(out) = child(
+    expect_overflow_report(
         "stack_overflow_in_a_goroutine_entered_by_hand_off_names_it",
         || overflow_in_goroutine_entered_by_hand_off(gosched::Runtime::new(), recurse_forever),
-    ) else {
-        return;
-    };
-    assert_overflow_report(&out);
+    );
 }
 
 #[test]
 fn stack_overflow_on_unguarded_stack_is_caught_at_a_hand_off() {
-    let Some(out) = child(
+    expect_overflow_report(
         "stack_overflow_on_unguarded_stack_is_caught_at_a_hand_off",
         || overflow_in_goroutine_entered_by_hand_off(unguarded(), recurse_forever_yielding),
-    ) else {
-        return;
-    };
-    assert_overflow_report(&out);
+    );
 }
 
 #[test]

@@ -469,17 +469,23 @@ mod tests {
         (first, (stack.bottom(), stack.top()))
     }
 
+    /// Asserts that `local` lies wholly in the running goroutine's region.
+    fn assert_in_region<T>(local: &T) {
+        let (_, region) = segments();
+        let at = black_box(local) as *const T as usize;
+        let size = std::mem::size_of::<T>();
+        assert!(
+            region.0 < at && at + size <= region.1,
+            "a {size}-byte local not wholly in the region"
+        );
+    }
+
     /// A frame larger than a first segment, switching at every level: it
     /// must lie in the region, and keep its contents across the switches.
     #[inline(never)]
     fn deep(depth: u64) -> u64 {
         let frame = black_box([depth; 80]);
-        let (_, region) = segments();
-        let at = black_box(&frame) as *const _ as usize;
-        assert!(
-            region.0 < at && at < region.1,
-            "a 640-byte frame outside the region"
-        );
+        assert_in_region(&frame);
         crate::yield_now();
         let below = if depth == 0 { 0 } else { deep(depth - 1) };
         crate::yield_now();
@@ -499,12 +505,7 @@ mod tests {
     #[inline(never)]
     fn large_frame(fill: u64) -> u64 {
         let frame = black_box([fill; 70]);
-        let (_, region) = segments();
-        let at = black_box(&frame) as *const _ as usize;
-        assert!(
-            region.0 < at && at + 560 <= region.1,
-            "a 560-byte frame not wholly in the region"
-        );
+        assert_in_region(&frame);
         crate::yield_now();
         black_box(&frame).iter().sum()
     }
