@@ -146,13 +146,13 @@ impl Stack {
         // region, as the stack check needs (cargo-gosched/src/
         // stack_check.rs: a frame from the first segment never lands in
         // the region unchecked).
-        let canary = match lazy {
+        let first_segment = match lazy {
             true => Some(carve_first_segment().ok_or_else(out_of_memory)?),
             false => None,
         };
         let ptr = carve(size + CANARY_BYTES + RED_ZONE).ok_or_else(out_of_memory)?;
         let bottom = ptr.as_ptr() as usize + CANARY_BYTES;
-        let (canary, first, scratch) = match canary {
+        let (canary, first, scratch) = match first_segment {
             Some(canary) => {
                 let at = canary.as_ptr() as usize;
                 let first = (at + CANARY_BYTES + LEAF_RED_ZONE, at + FIRST_SEGMENT);
